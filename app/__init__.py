@@ -1,0 +1,1 @@
+"""Curator: self-hosted curation of image training sets."""

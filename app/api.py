@@ -1,0 +1,26 @@
+"""The JSON API under /api/v1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from app.auth.api import router as auth_router
+from app.auth.deps import ApiUser
+from app.projects.api import router as projects_router
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(auth_router)
+api_router.include_router(projects_router)
+
+
+@api_router.get("/health", tags=["meta"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@api_router.get("/openapi.json", include_in_schema=False)
+def openapi_schema(request: Request, _user: ApiUser) -> dict[str, Any]:
+    schema: dict[str, Any] = request.app.openapi()
+    return schema

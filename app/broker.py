@@ -1,0 +1,69 @@
+"""Celery configuration from the settings, shared by the web (producer) and workers.
+
+The web enqueues tasks by name with ``send_task``, so it never imports the worker code
+and with it torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from app.config import Settings
+
+QUEUES = ("ingest", "ml")
+PING_TASK = "curator.ping"
+
+
+def _filesystem_folders(settings: Settings) -> dict[str, Path]:
+    root = (settings.data_dir / "broker").resolve()
+    return {
+        # Producer and consumer share one folder: kombu's filesystem transport reads
+        # the queue where it writes it.
+        "data_folder_in": root / "queue",
+        "data_folder_out": root / "queue",
+        "control_folder": root / "control",
+        "processed_folder": root / "processed",
+    }
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.resolved_result_backend,
+        "task_queues": [Queue(name, routing_key=name) for name in QUEUES],
+        "task_default_queue": "ingest",
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        # A task is acknowledged after it finishes, so a worker that dies mid-task
+        # leaves it on the queue for another worker; tasks are written to run twice.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "result_expires": 24 * 3600,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+    }
+    if settings.broker_url.startswith("filesystem://"):
+        folders = _filesystem_folders(settings)
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        results = Path(settings.resolved_result_backend.removeprefix("file://"))
+        results.mkdir(parents=True, exist_ok=True)
+        config["broker_transport_options"] = {
+            **{key: str(path) for key, path in folders.items()},
+            "store_processed": False,
+            # The filesystem transport polls; 0.1 s keeps a round trip well under a second.
+            "polling_interval": 0.1,
+        }
+    return config
+
+
+def make_celery(settings: Settings, *, include: list[str] | None = None) -> Celery:
+    app = Celery("curator", include=include or [])
+    app.conf.update(celery_config(settings))
+    return app

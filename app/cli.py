@@ -1,0 +1,201 @@
+"""The ``curator`` command: serve, worker, migrate, createuser, healthcheck."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Annotated
+
+import httpx
+import typer
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from rich.panel import Panel
+
+from app.auth.models import Role
+from app.config import Settings, SettingsError, load_settings
+from app.validation import Password, Username
+
+cli = typer.Typer(help="Curator: curate image training sets.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err_console.print(f"[bold red]Cannot start:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _migrate(settings: Settings) -> None:
+    from app.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+
+
+def worker_node_name(queues: list[str]) -> str:
+    return f"curator-{'-'.join(queues)}@{socket.gethostname()}"
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the database migrations (also done by `serve`)."""
+    _migrate(_settings())
+    console.print("Database is up to date.")
+
+
+@cli.command()
+def createuser(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="8+ chars.")
+    ],
+    role: Annotated[Role, typer.Option(help="admin, manager or labeler.")] = Role.labeler,
+) -> None:
+    """Create a user non-interactively; works before the server has ever run."""
+    from app.auth import service
+    from app.db import make_engine, make_sessionmaker
+    from app.errors import DomainError
+
+    try:
+        name = TypeAdapter(Username).validate_python(username)
+        secret = TypeAdapter(Password).validate_python(password)
+    except ValidationError as exc:
+        err_console.print(f"[bold red]Invalid input:[/] {exc.errors()[0]['msg']}")
+        raise typer.Exit(1) from None
+    settings = _settings()
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_sessionmaker(engine)() as session, session.begin():
+            user = service.create_user(session, name, secret, role)
+    except DomainError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print(f"Created {user.role} [bold]{user.username}[/].")
+
+
+def _bootstrap_admin(settings: Settings) -> None:
+    from app.auth import service
+    from app.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.resolved_database_url)
+    given = settings.admin_password.get_secret_value() if settings.admin_password else None
+    try:
+        with make_sessionmaker(engine)() as session, session.begin():
+            created = service.ensure_admin(session, given)
+    finally:
+        engine.dispose()
+    if created is None:
+        return
+    if given:
+        console.print("Created user [bold]admin[/] with the password from CURATOR_ADMIN_PASSWORD.")
+    else:
+        console.print(
+            Panel(
+                f"Created user [bold]admin[/] with password [bold]{created[1]}[/]\n"
+                "It is shown only this once: log in and keep it somewhere safe.",
+                title="First start",
+            )
+        )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    worker: Annotated[bool, typer.Option(help="Also run one Celery worker.")] = True,
+    run_migrations: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
+    ] = True,
+) -> None:
+    """Start the web server (and one worker child); Ctrl-C stops everything."""
+    from app.supervisor import supervise
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+    if run_migrations:
+        _migrate(settings)
+    _bootstrap_admin(settings)
+    commands = {
+        "web": [
+            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+            "--host", host, "--port", str(port), "--no-server-header",
+        ],
+    }
+    if worker:
+        commands["worker"] = [sys.executable, "-m", "app.cli", "worker"]
+    console.print(f"Curator on [bold]http://{host}:{port}/[/]  (Ctrl-C stops)")
+    raise typer.Exit(supervise(commands))
+
+
+@cli.command()
+def worker(
+    queues: Annotated[
+        str | None, typer.Option(help="Comma-separated; default CURATOR_WORKER_QUEUES.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, max=64)] = None,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Start a Celery worker. More workers anywhere on the same broker share the work."""
+    from app.broker import QUEUES
+
+    settings = _settings()
+    chosen = [q.strip() for q in (queues or settings.worker_queues).split(",") if q.strip()]
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if unknown or not chosen:
+        err_console.print(f"[bold red]Unknown queue(s):[/] {unknown}; choose from {list(QUEUES)}.")
+        raise typer.Exit(2)
+    from workers.celery_app import celery_app
+
+    argv = [
+        "worker",
+        "--queues", ",".join(chosen),
+        "--concurrency", str(concurrency or settings.worker_concurrency),
+        "--hostname", worker_node_name(chosen),
+        "--loglevel", loglevel,
+        # Mingle and gossip sync state between workers at start; not worth the delay.
+        "--without-mingle", "--without-gossip",
+    ]
+    celery_app.worker_main(argv)
+
+
+@cli.command()
+def healthcheck(
+    target: Annotated[str, typer.Argument(help="web or worker")],
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    timeout: Annotated[float, typer.Option()] = 5.0,
+) -> None:
+    """Exit 0 if the local web server, or this host's worker, answers (for container checks)."""
+    if target == "web":
+        try:
+            ok = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=timeout).is_success
+        except httpx.HTTPError:
+            ok = False
+    elif target == "worker":
+        from app.broker import make_celery
+
+        settings = _settings()
+        replies = make_celery(settings).control.ping(
+            destination=[worker_node_name(settings.queues)], timeout=timeout
+        )
+        ok = bool(replies)
+    else:
+        err_console.print("Choose 'web' or 'worker'.")
+        raise typer.Exit(2)
+    console.print("ok" if ok else "unhealthy")
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

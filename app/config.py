@@ -1,0 +1,131 @@
+"""Settings: every knob is an environment variable prefixed ``CURATOR_``."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholders that appear in examples and templates; a production secret equal to one
+# of them is as good as public.
+KNOWN_PLACEHOLDER_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev"})
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class SettingsError(RuntimeError):
+    """The settings cannot be used as they are; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CURATOR_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="`production` turns on the strict checks below."
+    )
+    data_dir: Path = Field(
+        Path("data"), description="Images, thumbnails, models, the SQLite file and the broker."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL. Default: SQLite at `<data_dir>/curator.db`."
+    )
+    broker_url: str = Field(
+        "filesystem://", description="`filesystem://` (embedded default) or `redis://host:6379/0`."
+    )
+    result_backend: str | None = Field(
+        None, description="Celery results. Default: the Redis broker, or files in the data dir."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs session cookies. Required in production (32+ characters); "
+        "in development one is generated and kept in the data dir.",
+    )
+    admin_password: SecretStr | None = Field(
+        None, description="Password of the `admin` user created on the first start."
+    )
+    worker_queues: str = Field("ingest,ml", description="Queues a worker consumes, comma-separated.")
+    worker_concurrency: int = Field(1, ge=1, le=64, description="Task processes per worker.")
+    session_max_age: int = Field(14 * 24 * 3600, ge=60, description="Login session life, seconds.")
+    token_ttl: int = Field(7 * 24 * 3600, ge=60, description="API bearer token life, seconds.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins per username before it is locked for a while."
+    )
+    login_lockout: int = Field(900, ge=1, description="Failure window and lockout, seconds.")
+    max_request_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest accepted body for forms and JSON, bytes."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secret(self) -> Settings:
+        if self.env != "production":
+            return self
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if not key or key.lower() in KNOWN_PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "CURATOR_SECRET_KEY is missing or a placeholder, and CURATOR_ENV=production. "
+                'Set it to a long random value, e.g. python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))"'
+            )
+        if len(key) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                f"CURATOR_SECRET_KEY is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters, "
+                "and CURATOR_ENV=production. Use a long random value."
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'curator.db').resolve()}"
+
+    @property
+    def resolved_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return f"file://{(self.data_dir / 'broker' / 'results').resolve()}"
+
+    @property
+    def queues(self) -> list[str]:
+        return [q.strip() for q in self.worker_queues.split(",") if q.strip()]
+
+    def resolved_secret_key(self) -> str:
+        """The signing key; in development, generated once and kept in the data dir.
+
+        Keeping it in the data dir means every process of one install (web, workers, a
+        restart) signs with the same key without anyone having to set one.
+        """
+        if self.secret_key:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        return key
+
+
+def load_settings() -> Settings:
+    """Read the environment, turning validation failures into one clear message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"Invalid settings: {problems}") from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,7 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from app.auth.models import ApiToken, LoginFailure, User
+from app.db import Base
+from app.projects.models import Membership, Project
+
+__all__ = ["ApiToken", "Base", "LoginFailure", "Membership", "Project", "User"]

@@ -1,0 +1,28 @@
+"""The HTML pages. Every unsafe method is CSRF-checked at the router."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import Response
+
+from app.auth.deps import PageUser
+from app.auth.pages import router as auth_pages
+from app.projects.pages import router as project_pages
+from app.web.csrf import verify_csrf
+
+pages_router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+pages_router.include_router(auth_pages)
+pages_router.include_router(project_pages)
+
+
+@pages_router.get("/docs")
+def api_docs(request: Request, _user: PageUser) -> Response:
+    # Swagger UI comes from the npm registry at setup, never from a CDN at run time.
+    return get_swagger_ui_html(
+        openapi_url="/api/v1/openapi.json",
+        title="Curator API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from app.auth.deps import PageUser
+from app.auth.models import User
+from app.db import SessionDep
+from app.errors import DomainError
+from app.projects import service
+from app.projects.models import Project, ProjectRole
+from app.projects.schemas import MemberAdd, ProjectCreate, ProjectUpdate
+from app.web.flash import flash
+from app.web.forms import FormError, parse_form
+from app.web.templates import render
+
+router = APIRouter()
+
+FormStr = Annotated[str, Form(max_length=8192)]
+
+
+def _list_page(
+    request: Request, session: SessionDep, user: User, *, archived: bool, **extra: Any
+) -> Response:
+    status = extra.pop("status_code", 200)
+    projects = service.visible_projects(session, user, include_archived=archived)
+    context = {
+        "projects": projects,
+        "show_archived": archived,
+        "can_create": service.can_create_projects(user),
+        **extra,
+    }
+    return render(request, "projects/list.html", context, user=user, status_code=status)
+
+
+@router.get("/")
+def home() -> Response:
+    return RedirectResponse("/projects", status_code=303)
+
+
+@router.get("/projects")
+def projects_page(
+    request: Request, session: SessionDep, user: PageUser, archived: bool = False
+) -> Response:
+    return _list_page(request, session, user, archived=archived)
+
+
+@router.post("/projects")
+def create_project(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    name: FormStr = "",
+    description: FormStr = "",
+) -> Response:
+    try:
+        body = parse_form(ProjectCreate, {"name": name, "description": description})
+        project = service.create_project(session, user, body.name, body.description)
+    except FormError as exc:
+        return _list_page(
+            request, session, user, archived=False, error=exc.message, form={"name": name, "description": description}, status_code=400
+        )
+    except DomainError as exc:
+        return _list_page(
+            request, session, user, archived=False, error=exc.detail, form={"name": name, "description": description}, status_code=exc.status_code
+        )
+    flash(request, f"Created project {project.name}.")
+    return RedirectResponse(f"/projects/{project.id}", status_code=303)
+
+
+def _project_page(
+    request: Request, session: SessionDep, user: User, project: Project, **extra: Any
+) -> Response:
+    status = extra.pop("status_code", 200)
+    context = {
+        "project": project,
+        "members": service.list_members(session, project),
+        "can_manage": service.can_manage(session, user, project),
+        "member_roles": list(ProjectRole),
+        **extra,
+    }
+    return render(request, "projects/detail.html", context, user=user, status_code=status)
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, project_id: int, session: SessionDep, user: PageUser) -> Response:
+    return _project_page(request, session, user, service.get_project(session, user, project_id))
+
+
+def _managed_action(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    project_id: int,
+    data: dict[str, Any],
+    act: Any,
+) -> Response:
+    """Shared shape of every change form: check rights, validate, act, flash, redirect."""
+    project = service.get_managed_project(session, user, project_id)
+    try:
+        message = act(project, data)
+    except FormError as exc:
+        return _project_page(request, session, user, project, error=exc.message, status_code=400)
+    except DomainError as exc:
+        session.rollback()
+        project = service.get_project(session, user, project_id)
+        return _project_page(
+            request, session, user, project, error=exc.detail, status_code=exc.status_code
+        )
+    flash(request, message)
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+
+@router.post("/projects/{project_id}")
+def update_project(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    user: PageUser,
+    name: FormStr = "",
+    description: FormStr = "",
+) -> Response:
+    def act(project: Project, data: dict[str, Any]) -> str:
+        body = parse_form(ProjectUpdate, data)
+        service.update_project(session, project, name=body.name, description=body.description)
+        return "Project saved."
+
+    return _managed_action(
+        request, session, user, project_id, {"name": name, "description": description}, act
+    )
+
+
+@router.post("/projects/{project_id}/archive")
+def archive_project(
+    request: Request, project_id: int, session: SessionDep, user: PageUser, archived: FormStr = "1"
+) -> Response:
+    def act(project: Project, data: dict[str, Any]) -> str:
+        service.update_project(session, project, archived=data["archived"])
+        return "Project archived." if data["archived"] else "Project restored."
+
+    return _managed_action(
+        request, session, user, project_id, {"archived": archived == "1"}, act
+    )
+
+
+@router.post("/projects/{project_id}/members")
+def add_member(
+    request: Request,
+    project_id: int,
+    session: SessionDep,
+    user: PageUser,
+    username: FormStr = "",
+    role: FormStr = "labeler",
+) -> Response:
+    def act(project: Project, data: dict[str, Any]) -> str:
+        body = parse_form(MemberAdd, data)
+        member = service.add_member(session, project, body.username, body.role)
+        return f"Added {member.username} as {member.role}."
+
+    return _managed_action(
+        request, session, user, project_id, {"username": username, "role": role}, act
+    )
+
+
+@router.post("/projects/{project_id}/members/{member_id}/remove")
+def remove_member(
+    request: Request, project_id: int, member_id: int, session: SessionDep, user: PageUser
+) -> Response:
+    def act(project: Project, data: dict[str, Any]) -> str:
+        service.remove_member(session, project, member_id)
+        return "Member removed."
+
+    return _managed_action(request, session, user, project_id, {}, act)

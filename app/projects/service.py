@@ -1,0 +1,150 @@
+"""Projects, membership and who may see or manage what. No HTTP here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.auth.models import Role, User
+from app.db import utcnow
+from app.errors import Conflict, Forbidden, NotFound
+from app.projects.models import Membership, Project, ProjectRole
+
+STAFF_ROLES = (Role.admin, Role.manager)
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def can_create_projects(user: User) -> bool:
+    return user.role in STAFF_ROLES
+
+
+def _membership(session: Session, project_id: int, user_id: int) -> Membership | None:
+    return session.scalar(
+        select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id)
+    )
+
+
+def visible_projects(session: Session, user: User, *, include_archived: bool = False) -> list[Project]:
+    """Staff see every project; a labeler sees only the projects they belong to."""
+    query = select(Project).order_by(Project.name_key)
+    if user.role not in STAFF_ROLES:
+        query = query.join(Membership, Membership.project_id == Project.id).where(
+            Membership.user_id == user.id
+        )
+    if not include_archived:
+        query = query.where(Project.archived_at.is_(None))
+    return list(session.scalars(query))
+
+
+def get_project(session: Session, user: User, project_id: int) -> Project:
+    """The project if the user may see it; 404 otherwise, so outsiders learn nothing."""
+    project = session.get(Project, project_id)
+    if project is None or (
+        user.role not in STAFF_ROLES and _membership(session, project_id, user.id) is None
+    ):
+        raise NotFound(f"No project with id {project_id}.")
+    return project
+
+
+def can_manage(session: Session, user: User, project: Project) -> bool:
+    if user.role in STAFF_ROLES:
+        return True
+    member = _membership(session, project.id, user.id)
+    return member is not None and member.role == ProjectRole.manager
+
+
+def get_managed_project(session: Session, user: User, project_id: int) -> Project:
+    project = get_project(session, user, project_id)
+    if not can_manage(session, user, project):
+        raise Forbidden("Only the project's managers, managers and admins can change it.")
+    return project
+
+
+def _ensure_name_free(session: Session, name: str, exclude_id: int | None = None) -> str:
+    key = name_key(name)
+    clash = session.scalar(select(Project).where(Project.name_key == key))
+    if clash is not None and clash.id != exclude_id:
+        raise Conflict(f"A project named {clash.name!r} already exists.")
+    return key
+
+
+def create_project(session: Session, user: User, name: str, description: str = "") -> Project:
+    if not can_create_projects(user):
+        raise Forbidden("Only admins and managers can create projects.")
+    project = Project(
+        name=name,
+        name_key=_ensure_name_free(session, name),
+        description=description,
+        created_by_id=user.id,
+    )
+    session.add(project)
+    session.flush()
+    session.add(Membership(project_id=project.id, user_id=user.id, role=ProjectRole.manager))
+    session.flush()
+    return project
+
+
+def update_project(
+    session: Session,
+    project: Project,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    archived: bool | None = None,
+) -> Project:
+    if name is not None and name != project.name:
+        project.name_key = _ensure_name_free(session, name, exclude_id=project.id)
+        project.name = name
+    if description is not None:
+        project.description = description
+    if archived is not None and archived != project.archived:
+        project.archived_at = utcnow() if archived else None
+    session.flush()
+    return project
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    username: str
+    role: ProjectRole
+    created_at: datetime
+
+
+def list_members(session: Session, project: Project) -> list[Member]:
+    rows = session.execute(
+        select(User.id, User.username, Membership.role, Membership.created_at)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project.id)
+        .order_by(User.username)
+    )
+    return [Member(*row) for row in rows]
+
+
+def add_member(session: Session, project: Project, username: str, role: ProjectRole) -> Member:
+    if project.archived:
+        raise Conflict("The project is archived; unarchive it to change its members.")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"No user named {username!r}.")
+    if _membership(session, project.id, user.id) is not None:
+        raise Conflict(f"{username} is already a member of this project.")
+    membership = Membership(project_id=project.id, user_id=user.id, role=role)
+    session.add(membership)
+    session.flush()
+    return Member(user.id, user.username, membership.role, membership.created_at)
+
+
+def remove_member(session: Session, project: Project, user_id: int) -> None:
+    """Removing a member revokes access only; their past work stays in the project."""
+    if _membership(session, project.id, user_id) is None:
+        raise NotFound(f"User {user_id} is not a member of this project.")
+    session.execute(
+        delete(Membership).where(Membership.project_id == project.id, Membership.user_id == user_id)
+    )

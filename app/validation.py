@@ -1,0 +1,45 @@
+"""Field types shared by API schemas and HTML forms, so both refuse the same input."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+# C0/C1 control characters and NUL break logs and PostgreSQL text columns alike.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL_OR_NEWLINE.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+def _no_control_multiline(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$"
+    ),
+]
+Password = Annotated[
+    str, StringConstraints(min_length=8, max_length=256), AfterValidator(_no_control)
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control),
+]
+Description = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_control_multiline)
+]
+
+USERNAME_RULES = "1-64 letters, digits or . _ @ -, starting with a letter or digit"

@@ -1,0 +1,101 @@
+"""One place that turns failures into responses: JSON under /api, pages elsewhere.
+
+A stack trace never reaches a user: unexpected errors are logged and answered with a
+short message.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.auth.deps import LoginRequired
+from app.errors import DomainError, RateLimited, Unauthorized
+from app.web.templates import render
+
+log = logging.getLogger("curator")
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
+
+
+def _page(request: Request, status_code: int, message: str) -> Response:
+    # The user is not resolved here: the error may be that there is none.
+    return render(
+        request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code
+    )
+
+
+def error_response(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    if is_api(request):
+        return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
+    response = _page(request, status_code, message)
+    response.headers.update(headers or {})
+    return response
+
+
+def _describe(errors: list[dict[str, object]]) -> str:
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]  # type: ignore[attr-defined]
+        msg = str(err.get("msg", "invalid"))
+        parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
+    return "; ".join(parts) or "Invalid request."
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Unauthorized) and is_api(request):
+        headers["WWW-Authenticate"] = "Bearer"
+    return error_response(request, exc.status_code, exc.detail, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404 and message == "Not Found":
+        message = "There is nothing at this address."
+    return error_response(request, exc.status_code, message, dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()
+    ]
+    message = _describe(errors)
+    if is_api(request):
+        return JSONResponse({"detail": message, "errors": errors}, status_code=422)
+    return _page(request, 400, message)
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request, 500, "Something went wrong on our side. It has been logged; try again."
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Celery workers: ingest (CPU) and ml (GPU when present)."""

@@ -1,0 +1,8 @@
+"""The workers' Celery app, configured from the same settings as the web."""
+
+from __future__ import annotations
+
+from app.broker import make_celery
+from app.config import get_settings
+
+celery_app = make_celery(get_settings(), include=["workers.tasks"])
