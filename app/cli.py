@@ -125,8 +125,16 @@ def serve(
     _bootstrap_admin(settings)
     commands = {
         "web": [
-            sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-            "--host", host, "--port", str(port), "--no-server-header",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-server-header",
         ],
     }
     if worker:
@@ -156,12 +164,17 @@ def worker(
 
     argv = [
         "worker",
-        "--queues", ",".join(chosen),
-        "--concurrency", str(concurrency or settings.worker_concurrency),
-        "--hostname", worker_node_name(chosen),
-        "--loglevel", loglevel,
+        "--queues",
+        ",".join(chosen),
+        "--concurrency",
+        str(concurrency or settings.worker_concurrency),
+        "--hostname",
+        worker_node_name(chosen),
+        "--loglevel",
+        loglevel,
         # Mingle and gossip sync state between workers at start; not worth the delay.
-        "--without-mingle", "--without-gossip",
+        "--without-mingle",
+        "--without-gossip",
     ]
     celery_app.worker_main(argv)
 

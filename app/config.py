@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         None, description="Password of the `admin` user created on the first start."
     )
-    worker_queues: str = Field("ingest,ml", description="Queues a worker consumes, comma-separated.")
+    worker_queues: str = Field(
+        "ingest,ml", description="Queues a worker consumes, comma-separated."
+    )
     worker_concurrency: int = Field(1, ge=1, le=64, description="Task processes per worker.")
     session_max_age: int = Field(14 * 24 * 3600, ge=60, description="Login session life, seconds.")
     token_ttl: int = Field(7 * 24 * 3600, ge=60, description="API bearer token life, seconds.")

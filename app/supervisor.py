@@ -51,7 +51,7 @@ def supervise(commands: Mapping[str, Sequence[str]], env: Mapping[str, str] | No
                 list(cmd),
                 env=dict(env) if env is not None else None,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
+                preexec_fn=_die_with_parent,
             )
             log.info("Started %s (pid %d).", name, procs[name].pid)
         while not stop.wait(0.2):

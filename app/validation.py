@@ -39,7 +39,9 @@ Name = Annotated[
     AfterValidator(_no_control),
 ]
 Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_no_control_multiline)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000),
+    AfterValidator(_no_control_multiline),
 ]
 
 USERNAME_RULES = "1-64 letters, digits or . _ @ -, starting with a letter or digit"

@@ -1,6 +1,9 @@
-"""Who is calling: bearer token or session cookie for the API, the cookie for pages."""
+"""Who is calling: bearer token or session cookie for the API, the cookie for pages.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must see the real `Depends(base)`
+annotation inside `_require`, which a string annotation would hide.
+"""
+
 
 from collections.abc import Callable
 from typing import Annotated
@@ -19,14 +22,18 @@ class LoginRequired(Exception):
 
 
 def _session_user(request: Request, session: SessionDep) -> User | None:
-    return service.user_for_session(session, request.session.get("uid"), request.session.get("stamp"))
+    return service.user_for_session(
+        session, request.session.get("uid"), request.session.get("stamp")
+    )
 
 
 def get_api_user(request: Request, session: SessionDep) -> User:
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
-        user = service.user_for_token(session, token.strip()) if scheme.lower() == "bearer" else None
+        user = (
+            service.user_for_token(session, token.strip()) if scheme.lower() == "bearer" else None
+        )
         if user is None:
             raise Unauthorized("Invalid or expired token. Get a new one from /api/v1/auth/token.")
         return user

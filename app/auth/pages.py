@@ -90,7 +90,9 @@ def users_page(request: Request, session: SessionDep, admin: PageAdmin) -> Respo
     )
 
 
-def _users_error(request: Request, session: SessionDep, admin: PageAdmin, message: str, status: int) -> Response:
+def _users_error(
+    request: Request, session: SessionDep, admin: PageAdmin, message: str, status: int
+) -> Response:
     return render(
         request,
         "admin/users.html",

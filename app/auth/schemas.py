@@ -10,7 +10,7 @@ from app.validation import Password, Username
 
 class TokenOut(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 scheme name
     expires_in: int
 
 

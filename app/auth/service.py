@@ -129,8 +129,9 @@ def authenticate(
     """The active user with these credentials, or None after recording the failure.
 
     Returns rather than raises on bad credentials so the caller's transaction, and with
-    it the recorded failure, still commits. Failures are counted per attempted name (known or not) and, past ``max_failures``
-    within ``window`` seconds, even a right password is refused until the window ends.
+    it the recorded failure, still commits. Failures are counted per attempted name
+    (known or not) and, past ``max_failures`` within ``window`` seconds, even a right
+    password is refused until the window ends.
     """
     key = username.strip()[:64]
     failures = _recent_failures(session, key, window)

@@ -17,7 +17,9 @@ def create_project(body: ProjectCreate, session: SessionDep, user: ApiUser) -> P
 
 
 @router.get("", response_model=list[ProjectOut])
-def list_projects(session: SessionDep, user: ApiUser, include_archived: bool = False) -> list[Project]:
+def list_projects(
+    session: SessionDep, user: ApiUser, include_archived: bool = False
+) -> list[Project]:
     return service.visible_projects(session, user, include_archived=include_archived)
 
 
@@ -42,7 +44,9 @@ def list_members(project_id: int, session: SessionDep, user: ApiUser) -> list[se
 
 
 @router.post("/{project_id}/members", response_model=MemberOut, status_code=201)
-def add_member(project_id: int, body: MemberAdd, session: SessionDep, user: ApiUser) -> service.Member:
+def add_member(
+    project_id: int, body: MemberAdd, session: SessionDep, user: ApiUser
+) -> service.Member:
     project = service.get_managed_project(session, user, project_id)
     return service.add_member(session, project, body.username, body.role)
 

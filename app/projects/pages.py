@@ -61,11 +61,23 @@ def create_project(
         project = service.create_project(session, user, body.name, body.description)
     except FormError as exc:
         return _list_page(
-            request, session, user, archived=False, error=exc.message, form={"name": name, "description": description}, status_code=400
+            request,
+            session,
+            user,
+            archived=False,
+            error=exc.message,
+            form={"name": name, "description": description},
+            status_code=400,
         )
     except DomainError as exc:
         return _list_page(
-            request, session, user, archived=False, error=exc.detail, form={"name": name, "description": description}, status_code=exc.status_code
+            request,
+            session,
+            user,
+            archived=False,
+            error=exc.detail,
+            form={"name": name, "description": description},
+            status_code=exc.status_code,
         )
     flash(request, f"Created project {project.name}.")
     return RedirectResponse(f"/projects/{project.id}", status_code=303)
@@ -86,7 +98,9 @@ def _project_page(
 
 
 @router.get("/projects/{project_id}")
-def project_page(request: Request, project_id: int, session: SessionDep, user: PageUser) -> Response:
+def project_page(
+    request: Request, project_id: int, session: SessionDep, user: PageUser
+) -> Response:
     return _project_page(request, session, user, service.get_project(session, user, project_id))
 
 
@@ -141,9 +155,7 @@ def archive_project(
         service.update_project(session, project, archived=data["archived"])
         return "Project archived." if data["archived"] else "Project restored."
 
-    return _managed_action(
-        request, session, user, project_id, {"archived": archived == "1"}, act
-    )
+    return _managed_action(request, session, user, project_id, {"archived": archived == "1"}, act)
 
 
 @router.post("/projects/{project_id}/members")

@@ -30,7 +30,9 @@ def _membership(session: Session, project_id: int, user_id: int) -> Membership |
     )
 
 
-def visible_projects(session: Session, user: User, *, include_archived: bool = False) -> list[Project]:
+def visible_projects(
+    session: Session, user: User, *, include_archived: bool = False
+) -> list[Project]:
     """Staff see every project; a labeler sees only the projects they belong to."""
     query = select(Project).order_by(Project.name_key)
     if user.role not in STAFF_ROLES:

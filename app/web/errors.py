@@ -29,7 +29,10 @@ def is_api(request: Request) -> bool:
 def _page(request: Request, status_code: int, message: str) -> Response:
     # The user is not resolved here: the error may be that there is none.
     return render(
-        request, "error.html", {"status_code": status_code, "message": message}, status_code=status_code
+        request,
+        "error.html",
+        {"status_code": status_code, "message": message},
+        status_code=status_code,
     )
 
 
@@ -53,7 +56,8 @@ def _describe(errors: list[dict[str, object]]) -> str:
 
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
+    if not isinstance(exc, DomainError):  # registered for this type only
+        raise exc
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
@@ -63,7 +67,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):  # registered for this type only
+        raise exc
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     if exc.status_code == 404 and message == "Not Found":
         message = "There is nothing at this address."
@@ -71,10 +76,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()
-    ]
+    if not isinstance(exc, RequestValidationError):  # registered for this type only
+        raise exc
+    errors = [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in exc.errors()]
     message = _describe(errors)
     if is_api(request):
         return JSONResponse({"detail": message, "errors": errors}, status_code=422)
