@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 # C0/C1 control characters and NUL break logs and PostgreSQL text columns alike.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -45,3 +45,7 @@ Description = Annotated[
 ]
 
 USERNAME_RULES = "1-64 letters, digits or . _ @ -, starting with a letter or digit"
+
+# Ids are 32-bit on PostgreSQL; a larger number in a URL is malformed, not merely unknown.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]

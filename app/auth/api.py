@@ -11,6 +11,7 @@ from app.auth.models import User
 from app.auth.schemas import TokenOut, UserCreate, UserOut, UserUpdate
 from app.db import SessionDep
 from app.settings_dep import SettingsDep
+from app.validation import Id
 
 router = APIRouter(tags=["auth"])
 
@@ -61,7 +62,7 @@ def create_user(body: UserCreate, session: SessionDep, _admin: ApiAdmin) -> User
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserUpdate, session: SessionDep, admin: ApiAdmin) -> User:
+def update_user(user_id: Id, body: UserUpdate, session: SessionDep, admin: ApiAdmin) -> User:
     target = service.get_user(session, user_id)
     return service.update_user(
         session, admin, target, role=body.role, is_active=body.is_active, password=body.password

@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI must see the real `Depends
 annotation inside `_require`, which a string annotation would hide.
 """
 
-
 from collections.abc import Callable
 from typing import Annotated
 

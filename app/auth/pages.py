@@ -19,6 +19,7 @@ from app.auth.schemas import UserCreate, UserUpdate
 from app.db import SessionDep
 from app.errors import DomainError
 from app.settings_dep import SettingsDep
+from app.validation import Id
 from app.web.flash import flash
 from app.web.forms import FormError, parse_form, safe_next
 from app.web.templates import render
@@ -125,7 +126,7 @@ def create_user(
 @router.post("/admin/users/{user_id}")
 def update_user(
     request: Request,
-    user_id: int,
+    user_id: Id,
     session: SessionDep,
     admin: PageAdmin,
     action: FormStr = "",

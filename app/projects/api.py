@@ -7,6 +7,7 @@ from app.db import SessionDep
 from app.projects import service
 from app.projects.models import Project
 from app.projects.schemas import MemberAdd, MemberOut, ProjectCreate, ProjectOut, ProjectUpdate
+from app.validation import Id
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -24,13 +25,13 @@ def list_projects(
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project_id: int, session: SessionDep, user: ApiUser) -> Project:
+def get_project(project_id: Id, session: SessionDep, user: ApiUser) -> Project:
     return service.get_project(session, user, project_id)
 
 
 @router.patch("/{project_id}", response_model=ProjectOut)
 def update_project(
-    project_id: int, body: ProjectUpdate, session: SessionDep, user: ApiUser
+    project_id: Id, body: ProjectUpdate, session: SessionDep, user: ApiUser
 ) -> Project:
     project = service.get_managed_project(session, user, project_id)
     return service.update_project(
@@ -39,20 +40,20 @@ def update_project(
 
 
 @router.get("/{project_id}/members", response_model=list[MemberOut])
-def list_members(project_id: int, session: SessionDep, user: ApiUser) -> list[service.Member]:
+def list_members(project_id: Id, session: SessionDep, user: ApiUser) -> list[service.Member]:
     return service.list_members(session, service.get_project(session, user, project_id))
 
 
 @router.post("/{project_id}/members", response_model=MemberOut, status_code=201)
 def add_member(
-    project_id: int, body: MemberAdd, session: SessionDep, user: ApiUser
+    project_id: Id, body: MemberAdd, session: SessionDep, user: ApiUser
 ) -> service.Member:
     project = service.get_managed_project(session, user, project_id)
     return service.add_member(session, project, body.username, body.role)
 
 
 @router.delete("/{project_id}/members/{user_id}", status_code=204)
-def remove_member(project_id: int, user_id: int, session: SessionDep, user: ApiUser) -> Response:
+def remove_member(project_id: Id, user_id: Id, session: SessionDep, user: ApiUser) -> Response:
     project = service.get_managed_project(session, user, project_id)
     service.remove_member(session, project, user_id)
     return Response(status_code=204)

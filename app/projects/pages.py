@@ -13,6 +13,7 @@ from app.errors import DomainError
 from app.projects import service
 from app.projects.models import Project, ProjectRole
 from app.projects.schemas import MemberAdd, ProjectCreate, ProjectUpdate
+from app.validation import Id
 from app.web.flash import flash
 from app.web.forms import FormError, parse_form
 from app.web.templates import render
@@ -98,9 +99,7 @@ def _project_page(
 
 
 @router.get("/projects/{project_id}")
-def project_page(
-    request: Request, project_id: int, session: SessionDep, user: PageUser
-) -> Response:
+def project_page(request: Request, project_id: Id, session: SessionDep, user: PageUser) -> Response:
     return _project_page(request, session, user, service.get_project(session, user, project_id))
 
 
@@ -108,7 +107,7 @@ def _managed_action(
     request: Request,
     session: SessionDep,
     user: User,
-    project_id: int,
+    project_id: Id,
     data: dict[str, Any],
     act: Any,
 ) -> Response:
@@ -131,7 +130,7 @@ def _managed_action(
 @router.post("/projects/{project_id}")
 def update_project(
     request: Request,
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     user: PageUser,
     name: FormStr = "",
@@ -149,7 +148,7 @@ def update_project(
 
 @router.post("/projects/{project_id}/archive")
 def archive_project(
-    request: Request, project_id: int, session: SessionDep, user: PageUser, archived: FormStr = "1"
+    request: Request, project_id: Id, session: SessionDep, user: PageUser, archived: FormStr = "1"
 ) -> Response:
     def act(project: Project, data: dict[str, Any]) -> str:
         service.update_project(session, project, archived=data["archived"])
@@ -161,7 +160,7 @@ def archive_project(
 @router.post("/projects/{project_id}/members")
 def add_member(
     request: Request,
-    project_id: int,
+    project_id: Id,
     session: SessionDep,
     user: PageUser,
     username: FormStr = "",
@@ -179,7 +178,7 @@ def add_member(
 
 @router.post("/projects/{project_id}/members/{member_id}/remove")
 def remove_member(
-    request: Request, project_id: int, member_id: int, session: SessionDep, user: PageUser
+    request: Request, project_id: Id, member_id: Id, session: SessionDep, user: PageUser
 ) -> Response:
     def act(project: Project, data: dict[str, Any]) -> str:
         service.remove_member(session, project, member_id)

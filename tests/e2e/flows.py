@@ -1,0 +1,77 @@
+"""What a person does in the UI, step by step, by roles and labels (never CSS paths)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN_PASSWORD
+
+ADMIN = "admin"
+USER_PASSWORD = "e2e-user-password"
+
+
+def unique(prefix: str) -> str:
+    """A name no other test in the session uses (they all share one server)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def log_in(page: Page, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/projects$"))
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def log_out(page: Page) -> None:
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    expect(page.get_by_role("status")).to_contain_text("You are logged out.")
+
+
+def project_list(page: Page) -> Page:
+    page.goto("/projects")
+    expect(page.get_by_role("heading", level=1, name="Projects")).to_be_visible()
+    return page
+
+
+def create_project(page: Page, name: str, description: str = "") -> None:
+    """From /projects; ends on the new project's page."""
+    project_list(page)
+    page.get_by_label("Name", exact=True).fill(name)
+    if description:
+        page.get_by_label("Description", exact=True).fill(description)
+    page.get_by_role("button", name="Create project").click()
+    expect(page).to_have_url(re.compile(r"/projects/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    expect(page.get_by_role("status")).to_contain_text(f"Created project {name}.")
+
+
+def create_user(page: Page, username: str, role: str, password: str = USER_PASSWORD) -> None:
+    """As an admin, through the form on /admin/users."""
+    page.goto("/admin/users")
+    # exact: the table has its own "Role of <user>" and "New password for <user>" fields.
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Role", exact=True).select_option(role)
+    page.get_by_role("button", name="Create user").click()
+    expect(page).to_have_url(re.compile(r"/admin/users$"))
+    expect(page.get_by_role("status")).to_contain_text(f"Created {role} {username}.")
+    users = page.get_by_role("table", name="All users")
+    expect(users.get_by_role("row").filter(has_text=username)).to_have_count(1)
+
+
+def add_member(page: Page, project_name: str, username: str, role: str = "labeler") -> None:
+    """As a manager: open the project from the list and use its member form."""
+    project_list(page).get_by_role("link", name=project_name, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(project_name)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Role", exact=True).select_option(role)
+    page.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Added {username} as {role}.")
+    members = page.get_by_role("table", name=f"Members of {project_name}")
+    expect(members.get_by_role("row").filter(has_text=username)).to_contain_text(role)
