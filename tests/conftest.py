@@ -64,7 +64,9 @@ UserFactory = Callable[..., User]
 def make_user(db: Session) -> UserFactory:
     counter = iter(range(1, 10_000))
 
-    def make(role: Role = Role.labeler, username: str | None = None, password: str = PASSWORD) -> User:
+    def make(
+        role: Role = Role.labeler, username: str | None = None, password: str = PASSWORD
+    ) -> User:
         name = username or f"{role.value}{next(counter)}"
         user = auth_service.create_user(db, name, password, role)
         db.commit()

@@ -38,7 +38,7 @@ def _list_page(
 
 
 @router.get("/")
-def home() -> Response:
+def home(_user: PageUser) -> Response:
     return RedirectResponse("/projects", status_code=303)
 
 

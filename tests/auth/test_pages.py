@@ -104,7 +104,12 @@ def test_admin_page_creates_deactivates_and_resets(
     token = csrf_from(page, "/admin/users")
     resp = page.post(
         "/admin/users",
-        data={"username": "newbie", "password": "first-password", "role": "labeler", "csrf_token": token},
+        data={
+            "username": "newbie",
+            "password": "first-password",
+            "role": "labeler",
+            "csrf_token": token,
+        },
     )
     assert resp.status_code == 303
     listing = page.get("/admin/users").text
@@ -152,7 +157,12 @@ def test_labelers_and_managers_cannot_open_the_admin_page(
         token = csrf_from(page, "/projects")
         post = page.post(
             "/admin/users",
-            data={"username": "sneaky", "password": "long-enough", "role": "admin", "csrf_token": token},
+            data={
+                "username": "sneaky",
+                "password": "long-enough",
+                "role": "admin",
+                "csrf_token": token,
+            },
         )
         assert post.status_code == 403
 

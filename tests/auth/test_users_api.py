@@ -18,7 +18,8 @@ def user_count(db: Session) -> int:
 def test_admin_creates_lists_and_updates_users(api_as: ClientFor, admin: User) -> None:
     api = api_as(admin)
     created = api.post(
-        "/api/v1/users", json={"username": "ann.o-tator@lab", "password": "s3cret-pw", "role": "manager"}
+        "/api/v1/users",
+        json={"username": "ann.o-tator@lab", "password": "s3cret-pw", "role": "manager"},
     )
     assert created.status_code == 201
     assert created.json()["role"] == "manager"
@@ -70,7 +71,9 @@ def test_bad_user_input_is_refused_with_a_readable_message(
 
 def test_non_json_body_is_refused(api_as: ClientFor, admin: User) -> None:
     api = api_as(admin)
-    resp = api.post("/api/v1/users", content=b"{not json", headers={"content-type": "application/json"})
+    resp = api.post(
+        "/api/v1/users", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert resp.status_code == 422
     assert isinstance(resp.json()["detail"], str)
 

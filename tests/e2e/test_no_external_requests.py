@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, Request, Response, expect
+from playwright.sync_api import Page, Response, expect
 
 from tests.e2e.flows import log_in
 
@@ -43,7 +43,3 @@ def test_pages_load_only_from_the_server_itself(page: Page, base_url: str) -> No
         "/api/v1/openapi.json",
     ):
         assert f"{base_url}{path}" in requested, f"{path} was never loaded"
-
-
-def _unused(request: Request) -> None:  # pragma: no cover - keeps the import typed
-    del request

@@ -89,7 +89,9 @@ def test_labelers_see_only_their_projects(
     api = api_as(admin)
     mine = api.post("/api/v1/projects", json={"name": "Mine"}).json()["id"]
     other = api.post("/api/v1/projects", json={"name": "Other"}).json()["id"]
-    added = api.post(f"/api/v1/projects/{mine}/members", json={"username": "lena", "role": "labeler"})
+    added = api.post(
+        f"/api/v1/projects/{mine}/members", json={"username": "lena", "role": "labeler"}
+    )
     assert added.status_code == 201
     lena = api_as(labeler)
     assert [p["name"] for p in lena.get("/api/v1/projects").json()] == ["Mine"]

@@ -57,7 +57,12 @@ def running(
     """Run ``cmd`` for the duration of the block, then stop it (and its children)."""
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            cmd, env=dict(env), cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env=dict(env),
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             yield proc
@@ -71,7 +76,9 @@ def running(
                     proc.wait()
 
 
-def wait_http_ok(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
+def wait_http_ok(
+    url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 60
+) -> None:
     def up() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode}:\n{log_path.read_text()}")
