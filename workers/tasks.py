@@ -12,4 +12,9 @@ from workers.celery_app import celery_app
 @celery_app.task(name=PING_TASK)
 def ping(payload: str = "ping") -> dict[str, str | int]:
     """Round trip check: proves a worker is consuming and can answer."""
-    return {"reply": "pong", "payload": payload, "hostname": socket.gethostname(), "pid": os.getpid()}
+    return {
+        "reply": "pong",
+        "payload": payload,
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }

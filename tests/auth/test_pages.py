@@ -35,7 +35,8 @@ def test_login_goes_to_projects_and_logout_ends_the_session(
 def test_the_session_cookie_is_signed_and_http_only(client: TestClient, labeler: User) -> None:
     resp = login(client, "lena", PASSWORD)
     set_cookie = resp.headers["set-cookie"].lower()  # type: ignore[attr-defined]
-    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    assert "httponly" in set_cookie
+    assert "samesite=lax" in set_cookie
     cookie = next(c for c in client.cookies.jar if c.name == "curator_session")
     # A tampered cookie is just an anonymous visitor.
     tampered = cookie.value[:-4] + ("AAAA" if not cookie.value.endswith("AAAA") else "BBBB")
@@ -113,7 +114,8 @@ def test_admin_page_creates_deactivates_and_resets(
     )
     assert resp.status_code == 303
     listing = page.get("/admin/users").text
-    assert "Created labeler newbie." in listing and "newbie" in listing
+    assert "Created labeler newbie." in listing
+    assert "newbie" in listing
     newbie = db.scalar(select(User).where(User.username == "newbie"))
     assert newbie is not None
     for action, extra in [("password", {"password": "second-password"}), ("deactivate", {})]:
@@ -123,7 +125,8 @@ def test_admin_page_creates_deactivates_and_resets(
         assert resp.status_code == 303
     db.expire_all()
     refreshed = db.get(User, newbie.id)
-    assert refreshed is not None and refreshed.is_active is False
+    assert refreshed is not None
+    assert refreshed.is_active is False
 
 
 def test_admin_page_shows_errors_and_changes_nothing(

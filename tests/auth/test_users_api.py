@@ -23,7 +23,8 @@ def test_admin_creates_lists_and_updates_users(api_as: ClientFor, admin: User) -
     )
     assert created.status_code == 201
     assert created.json()["role"] == "manager"
-    assert "password" not in created.text and "hash" not in created.text
+    assert "password" not in created.text
+    assert "hash" not in created.text
     names = [u["username"] for u in api.get("/api/v1/users").json()]
     assert names == ["ann.o-tator@lab", "root"]
     uid = created.json()["id"]
@@ -65,7 +66,8 @@ def test_bad_user_input_is_refused_with_a_readable_message(
     before = user_count(db)
     resp = api_as(admin).post("/api/v1/users", json=body)
     assert resp.status_code == 422
-    assert isinstance(resp.json()["detail"], str) and resp.json()["detail"]
+    assert isinstance(resp.json()["detail"], str)
+    assert resp.json()["detail"]
     assert user_count(db) == before
 
 

@@ -154,7 +154,8 @@ def test_rename_archive_and_restore(api_as: ClientFor, admin: User, labeler: Use
     renamed = api.patch(f"/api/v1/projects/{pid}", json={"name": "New", "description": "d"})
     assert renamed.json()["name"] == "New"
     archived = api.patch(f"/api/v1/projects/{pid}", json={"archived": True}).json()
-    assert archived["archived"] is True and archived["archived_at"]
+    assert archived["archived"] is True
+    assert archived["archived_at"]
     assert "New" not in [p["name"] for p in api.get("/api/v1/projects").json()]
     listed = api.get("/api/v1/projects", params={"include_archived": "true"}).json()
     assert "New" in [p["name"] for p in listed]

@@ -25,7 +25,8 @@ def test_create_open_rename_and_archive_through_forms(
     pid = db.scalar(select(Project.id).where(Project.name == "Flowers"))
     assert resp.headers["location"] == f"/projects/{pid}"  # type: ignore[attr-defined]
     detail = page.get(f"/projects/{pid}").text
-    assert "Created project Flowers." in detail and "twelve species" in detail
+    assert "Created project Flowers." in detail
+    assert "twelve species" in detail
     post_form(page, f"/projects/{pid}", name="Flora", description="")
     assert "Flora" in page.get("/projects").text
     post_form(page, f"/projects/{pid}/archive", archived="1")
