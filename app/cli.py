@@ -19,7 +19,7 @@ from app.validation import Password, Username
 
 cli = typer.Typer(help="Curator: curate image training sets.", no_args_is_help=True)
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:

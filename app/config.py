@@ -121,11 +121,12 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise SettingsError(f"Invalid settings: {problems}") from None
+        problems = []
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            field = ".".join(str(p) for p in err["loc"])
+            problems.append(f"CURATOR_{field.upper()}: {message}" if field else message)
+        raise SettingsError("; ".join(problems)) from None
 
 
 @lru_cache

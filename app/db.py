@@ -24,8 +24,8 @@ NAMING_CONVENTION = {
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend.
 
-    SQLite drops the offset on the way in; this puts it back on the way out so Python
-    code never compares naive and aware datetimes.
+    SQLite drops the offset and PostgreSQL answers in the connection's zone; this hands
+    back UTC either way, so Python code never compares naive and aware datetimes.
     """
 
     impl = DateTime(timezone=True)
@@ -37,9 +37,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        # SQLite returns naive values; PostgreSQL returns the session's time zone.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:

@@ -55,9 +55,11 @@ def create_user(page: Page, username: str, role: str, password: str = USER_PASSW
     """As an admin, through the form on /admin/users."""
     page.goto("/admin/users")
     # exact: the table has its own "Role of <user>" and "New password for <user>" fields.
+    # The select is found by its role: get_by_label matches a wrapping label's whole text,
+    # option texts included, though the accessible name is just "Role".
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_label("Role", exact=True).select_option(role)
+    page.get_by_role("combobox", name="Role", exact=True).select_option(role)
     page.get_by_role("button", name="Create user").click()
     expect(page).to_have_url(re.compile(r"/admin/users$"))
     expect(page.get_by_role("status")).to_contain_text(f"Created {role} {username}.")
@@ -70,7 +72,7 @@ def add_member(page: Page, project_name: str, username: str, role: str = "labele
     project_list(page).get_by_role("link", name=project_name, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(project_name)
     page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Role", exact=True).select_option(role)
+    page.get_by_role("combobox", name="Role", exact=True).select_option(role)
     page.get_by_role("button", name="Add member").click()
     expect(page.get_by_role("status")).to_contain_text(f"Added {username} as {role}.")
     members = page.get_by_role("table", name=f"Members of {project_name}")
