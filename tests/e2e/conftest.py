@@ -17,6 +17,11 @@ from tests.support.processes import curator_cmd, curator_env, free_port, running
 
 ADMIN_PASSWORD = "e2e-admin-password"
 
+# A name that is not loopback but resolves to the live server, inside Chromium only:
+# some front-end code (Swagger UI's validator badge, for one) stays quiet on
+# localhost/127.0.0.1 and phones home anywhere else, as it would in production.
+PUBLIC_HOST = "curator.test"
+
 # Chromium's own background traffic (component updates, sync, safe browsing) would
 # otherwise hit the network, which is refused here and noisy in the logs.
 CHROMIUM_ARGS = [
@@ -26,6 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1",
 ]
 
 
@@ -54,6 +60,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def base_url(live_server: str) -> str:
     """pytest-playwright gives every context this base URL, so tests can goto("/login")."""
     return live_server
+
+
+@pytest.fixture(scope="session")
+def public_base_url(live_server: str) -> str:
+    """The live server under a non-loopback host name (see PUBLIC_HOST)."""
+    return live_server.replace("127.0.0.1", PUBLIC_HOST, 1)
 
 
 @pytest.fixture(scope="session")

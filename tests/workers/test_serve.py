@@ -1,0 +1,128 @@
+"""`curator serve`: first start, web + worker together, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.broker import PING_TASK, make_celery
+from app.config import Settings
+from tests.support.processes import (
+    REPO,
+    curator_cmd,
+    curator_env,
+    free_port,
+    wait_for,
+    wait_http_ok,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def children_of(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (from /proc, no extra dependency)."""
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        parent = frontier.pop()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and int(entry.name) not in found:
+                found.add(int(entry.name))
+                frontier.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_serve_runs_web_and_worker_and_stops_both_on_ctrl_c(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = curator_env(data)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            curator_cmd("serve", "--port", str(port)),
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/api/v1/health", proc, log)
+        first_start = log.read_text()
+        match = re.search(r"Created user admin with password (\S+)", first_start)
+        assert match, first_start
+        password = match.group(1)
+        # The printed password really logs in.
+        token = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/auth/token",
+            data={"username": "admin", "password": password},
+        )
+        assert token.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200
+        # The worker child answers through the default filesystem broker.
+        reply = (
+            make_celery(Settings(data_dir=data)).send_task(PING_TASK, queue="ml").get(timeout=90)
+        )
+        assert reply["reply"] == "pong"
+        family = children_of(proc.pid)
+        assert len(family) >= 2  # uvicorn, the Celery worker and its pool child
+        assert reply["pid"] in family
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert proc.wait(timeout=60) == 0
+        wait_for(lambda: not any(alive(p) for p in family), timeout=30, what="children to exit")
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert "Received SIGINT, stopping." in log.read_text()
+
+
+def test_second_start_does_not_recreate_admin_or_print_a_password(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = curator_env(data, CURATOR_ADMIN_PASSWORD="chosen-by-operator")
+    for expected in ("with the password from CURATOR_ADMIN_PASSWORD", None):
+        port = free_port()
+        log = tmp_path / f"serve-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                curator_cmd("serve", "--port", str(port), "--no-worker"),
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_http_ok(f"http://127.0.0.1:{port}/api/v1/health", proc, log)
+            ok = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/auth/token",
+                data={"username": "admin", "password": "chosen-by-operator"},
+            )
+            assert ok.status_code == 200
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        text = log.read_text()
+        if expected:
+            assert expected in text
+        else:
+            assert "Created user admin" not in text
+        assert "chosen-by-operator" not in text  # never echo a given secret
