@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import urllib.request
 from typing import Annotated
 
-import httpx
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
@@ -38,7 +38,19 @@ def _migrate(settings: Settings) -> None:
 
 
 def worker_node_name(queues: list[str]) -> str:
+    """One name per queue set and host, so the healthcheck can ping exactly this worker."""
     return f"curator-{'-'.join(queues)}@{socket.gethostname()}"
+
+
+def _parse_queues(text: str) -> list[str]:
+    from app.broker import QUEUES
+
+    chosen = [q.strip() for q in text.split(",") if q.strip()]
+    unknown = sorted(set(chosen) - set(QUEUES))
+    if unknown or not chosen:
+        err_console.print(f"[bold red]Unknown queue(s):[/] {unknown}; choose from {list(QUEUES)}.")
+        raise typer.Exit(2)
+    return chosen
 
 
 @cli.command()
@@ -119,6 +131,8 @@ def serve(
     from app.supervisor import supervise
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Alembic narrates every plugin it loads at INFO; the migrations it runs are enough.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = _settings()
     if run_migrations:
         _migrate(settings)
@@ -152,14 +166,8 @@ def worker(
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
     """Start a Celery worker. More workers anywhere on the same broker share the work."""
-    from app.broker import QUEUES
-
     settings = _settings()
-    chosen = [q.strip() for q in (queues or settings.worker_queues).split(",") if q.strip()]
-    unknown = sorted(set(chosen) - set(QUEUES))
-    if unknown or not chosen:
-        err_console.print(f"[bold red]Unknown queue(s):[/] {unknown}; choose from {list(QUEUES)}.")
-        raise typer.Exit(2)
+    chosen = _parse_queues(queues or settings.worker_queues)
     from workers.celery_app import celery_app
 
     argv = [
@@ -183,20 +191,26 @@ def worker(
 def healthcheck(
     target: Annotated[str, typer.Argument(help="web or worker")],
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    queues: Annotated[
+        str | None, typer.Option(help="The worker's queues, as given to `worker --queues`.")
+    ] = None,
     timeout: Annotated[float, typer.Option()] = 5.0,
 ) -> None:
     """Exit 0 if the local web server, or this host's worker, answers (for container checks)."""
     if target == "web":
+        url = f"http://127.0.0.1:{port}/api/v1/health"
         try:
-            ok = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=timeout).is_success
-        except httpx.HTTPError:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:
+                ok = resp.status == 200
+        except OSError:
             ok = False
     elif target == "worker":
         from app.broker import make_celery
 
         settings = _settings()
+        chosen = _parse_queues(queues or settings.worker_queues)
         replies = make_celery(settings).control.ping(
-            destination=[worker_node_name(settings.queues)], timeout=timeout
+            destination=[worker_node_name(chosen)], timeout=timeout
         )
         ok = bool(replies)
     else:

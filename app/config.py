@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholders that appear in examples and templates; a production secret equal to one
@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest accepted body for forms and JSON, bytes."
     )
+
+    @field_validator(
+        "database_url", "result_backend", "secret_key", "admin_password", mode="before"
+    )
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # Compose files write `VAR=${VAR:-}`: an empty value means "not given".
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:

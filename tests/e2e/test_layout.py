@@ -1,5 +1,6 @@
 """The main screens at desktop and phone widths, light and dark: no sideways scrolling,
-text contrast AA. Screenshots go to $CURATOR_E2E_SHOTS (default <tmp>/e2e-shots) to look at.
+contrast AA for text (4.5:1) and for the edges of form controls (3:1).
+Screenshots go to $CURATOR_E2E_SHOTS (default <tmp>/e2e-shots) to look at.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.e2e.flows import create_project, create_user, log_in, log_out
+from tests.e2e.flows import create_project, create_user, log_in, log_out, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -25,15 +26,17 @@ VIEWPORTS: dict[str, ViewportSize] = {
     "desktop": {"width": 1280, "height": 800},
     "phone": {"width": 390, "height": 844},
 }
-AA_NORMAL, AA_LARGE = 4.5, 3.0
+AA_NORMAL, AA_LARGE, AA_NON_TEXT = 4.5, 3.0, 3.0
 
-# For every visible element with its own text: its color against the first opaque
-# background up the tree (alpha composited), and the WCAG contrast ratio of the two.
+# WCAG contrast, computed in the page. Colors are composited over the first opaque
+# background up the tree. "text": every visible element with its own text, its color
+# against its background. "controls": every visible input, select, textarea and button,
+# the better of its border and its fill against what surrounds it.
 CONTRAST_JS = """
 () => {
   const parse = (c) => {
     const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return null;
+    if (!m) return [0, 0, 0, 0];
     const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
     return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
   };
@@ -43,7 +46,7 @@ CONTRAST_JS = """
     const layers = [];
     for (let e = el; e; e = e.parentElement) {
       const bg = parse(getComputedStyle(e).backgroundColor);
-      if (bg && bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
+      if (bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
     }
     let rgb = [255, 255, 255];
     for (const layer of layers.reverse()) rgb = over(layer, rgb);
@@ -56,21 +59,38 @@ CONTRAST_JS = """
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
-  const out = [];
+  const ratio = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const shown = (el) => {
+    const box = el.getBoundingClientRect();
+    return box.width >= 2 && box.height >= 2 && getComputedStyle(el).visibility === "visible";
+  };
+  const label = (el) => `${el.tagName} ${(el.textContent || el.name || "").trim().slice(0, 40)}`;
+  const text = [];
   for (const el of document.querySelectorAll("body *")) {
     const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-    const box = el.getBoundingClientRect();
+    if (!own || !shown(el)) continue;
     const s = getComputedStyle(el);
-    if (!own || box.width < 2 || box.height < 2 || s.visibility !== "visible") continue;
     const bg = background(el);
-    const fg = over(parse(s.color), bg);
-    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
     const size = parseFloat(s.fontSize);
     const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
-    out.push({ text: el.textContent.trim().slice(0, 40), tag: el.tagName,
-               ratio: (hi + 0.05) / (lo + 0.05), large });
+    text.push({ what: label(el), ratio: ratio(over(parse(s.color), bg), bg), large });
   }
-  return out;
+  const controls = [];
+  const fields = "input:not([type=hidden]), select, textarea, button";
+  for (const el of document.querySelectorAll(fields)) {
+    const s = getComputedStyle(el);
+    const fill = parse(s.backgroundColor);
+    const edge = parseFloat(s.borderTopWidth) > 0 ? parse(s.borderTopColor) : [0, 0, 0, 0];
+    // A control drawn as plain text (a link-style button) is judged as text above.
+    if (!shown(el) || (fill[3] === 0 && edge[3] === 0)) continue;
+    const around = background(el.parentElement);
+    const best = Math.max(ratio(over(edge, around), around), ratio(over(fill, around), around));
+    controls.push({ what: label(el), ratio: best });
+  }
+  return { text, controls };
 }
 """
 
@@ -125,12 +145,17 @@ def check_and_shoot(page: Page, shots_dir: Path, name: str) -> None:
     page.screenshot(path=shots_dir / f"{name}.png", full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px"
-    low = [
-        f"{item['tag']} {item['text']!r}: {item['ratio']:.2f}"
-        for item in page.evaluate(CONTRAST_JS)
+    found = page.evaluate(CONTRAST_JS)
+    low_text = [
+        f"{item['what']!r}: {item['ratio']:.2f}"
+        for item in found["text"]
         if item["ratio"] < (AA_LARGE if item["large"] else AA_NORMAL)
     ]
-    assert low == [], f"{name}: text below contrast AA: {low}"
+    assert low_text == [], f"{name}: text below contrast AA: {low_text}"
+    faint = [
+        f"{c['what']!r}: {c['ratio']:.2f}" for c in found["controls"] if c["ratio"] < AA_NON_TEXT
+    ]
+    assert faint == [], f"{name}: form controls whose edge is too faint (< 3:1): {faint}"
 
 
 def test_main_screens_fit_and_are_readable(
@@ -142,6 +167,13 @@ def test_main_screens_fit_and_are_readable(
     page.goto("/login")
     expect(page.get_by_role("heading", name="Log in to Curator")).to_be_visible()
     check_and_shoot(page, shots_dir, f"login-{tag}")
+
+    # The error state too (an unknown name, so admin's failed-login count stays low).
+    page.get_by_label("Username", exact=True).fill(unique("nobody"))
+    page.get_by_label("Password", exact=True).fill("not-a-password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("alert")).to_have_text("Incorrect username or password.")
+    check_and_shoot(page, shots_dir, f"login-error-{tag}")
 
     log_in(page)
     listed = page.get_by_role("list", name="Projects")

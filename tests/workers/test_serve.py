@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 from app.broker import PING_TASK, make_celery
