@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.e2e.flows import create_project, create_user, log_in, log_out, unique
+from tests.e2e.flows import (
+    add_member,
+    create_project,
+    create_user,
+    log_in,
+    log_out,
+    project_list,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +114,8 @@ def populated(browser: Browser, base_url: str) -> None:
             create_project(page, name, description)
         create_user(page, "mona", "manager")
         create_user(page, "lena", "labeler")
+        add_member(page, "Wine glasses", "mona", "manager")
+        add_member(page, "Wine glasses", "lena")
         log_out(page)
     finally:
         context.close()
@@ -185,3 +195,9 @@ def test_main_screens_fit_and_are_readable(
     expect(page.get_by_role("heading", level=1, name="Users")).to_be_visible()
     expect(page.get_by_role("table", name="All users").get_by_role("row")).to_have_count(4)
     check_and_shoot(page, shots_dir, f"users-{tag}")
+
+    project_list(page).get_by_role("link", name="Wine glasses", exact=True).click()
+    members = page.get_by_role("table", name="Members of Wine glasses")
+    for member in ("mona", "lena"):
+        expect(members.get_by_role("row").filter(has_text=member)).to_have_count(1)
+    check_and_shoot(page, shots_dir, f"project-{tag}")

@@ -21,7 +21,7 @@ from tests.e2e.flows import (
 
 pytestmark = pytest.mark.e2e
 
-LOGIN_URL = re.compile(r"/login(\?.*)?$")
+LOGIN_URL = re.compile(r"/login\?next=%2Fprojects$")
 
 
 def test_admin_creates_a_project_sees_it_listed_and_logs_out(page: Page) -> None:
