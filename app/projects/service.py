@@ -64,7 +64,7 @@ def can_manage(session: Session, user: User, project: Project) -> bool:
 def get_managed_project(session: Session, user: User, project_id: int) -> Project:
     project = get_project(session, user, project_id)
     if not can_manage(session, user, project):
-        raise Forbidden("Only this project's managers, and admins and managers, can change it.")
+        raise Forbidden("Only admins, managers and this project's own managers can change it.")
     return project
 
 
