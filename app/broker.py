@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from app.config import Settings
 
@@ -34,7 +34,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "result_backend": settings.resolved_result_backend,
-        "task_queues": [Queue(name, routing_key=name) for name in QUEUES],
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         "task_default_queue": "ingest",
         "task_serializer": "json",
         "result_serializer": "json",
