@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request
 
 from app.auth.api import router as auth_router
 from app.auth.deps import ApiUser
+from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
 api_router.include_router(auth_router)
 api_router.include_router(projects_router)
 

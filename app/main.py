@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.api import api_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.openapi import install_openapi
 from app.pages import pages_router
 from app.paths import STATIC_DIR
 from app.web.errors import install_error_handlers
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
+    install_openapi(app)
 
     app.include_router(api_router)
     app.include_router(pages_router)

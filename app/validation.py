@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -24,6 +24,18 @@ def _no_control_multiline(value: str) -> str:
     return value
 
 
+# The same rules as JSON-schema patterns, so the OpenAPI schema (and clients generated
+# from it) know them; the validators above give the friendlier error message.
+_NO_CONTROL = r"[^\x00-\x1f\x7f-\x9f]"
+_PATTERN_ONE_LINE = f"^{_NO_CONTROL}*$"
+_PATTERN_NOT_BLANK = rf"^{_NO_CONTROL}*[^\s\x00-\x1f\x7f-\x9f]{_NO_CONTROL}*$"
+_PATTERN_MULTILINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+
+
+def _documented(pattern: str) -> Any:
+    return Field(json_schema_extra={"pattern": pattern})
+
+
 Username = Annotated[
     str,
     StringConstraints(
@@ -31,17 +43,22 @@ Username = Annotated[
     ),
 ]
 Password = Annotated[
-    str, StringConstraints(min_length=8, max_length=256), AfterValidator(_no_control)
+    str,
+    StringConstraints(min_length=8, max_length=256),
+    AfterValidator(_no_control),
+    _documented(_PATTERN_ONE_LINE),
 ]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_no_control),
+    _documented(_PATTERN_NOT_BLANK),
 ]
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2000),
     AfterValidator(_no_control_multiline),
+    _documented(_PATTERN_MULTILINE),
 ]
 
 USERNAME_RULES = "1-64 letters, digits or . _ @ -, starting with a letter or digit"

@@ -24,8 +24,8 @@ router = APIRouter(tags=["auth"])
 def create_token(
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=256)],
-    password: Annotated[str, Form(max_length=1024)],
+    username: Annotated[str, Form(min_length=1, max_length=256)],
+    password: Annotated[str, Form(min_length=1, max_length=1024)],
 ) -> TokenOut | JSONResponse:
     """OAuth2 password flow: trade a username and password for a bearer token."""
     user = service.authenticate(

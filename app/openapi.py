@@ -1,0 +1,63 @@
+"""The OpenAPI schema tells the truth about our error bodies.
+
+Every error is ``{"detail": "<sentence>"}``; validation errors add the structured
+``errors`` list. FastAPI's default schema says ``detail`` is a list, so it is replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    detail: str
+    errors: list[FieldError]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# Added to every /api/v1 route; a route may document more.
+COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _error("Not authenticated, or the token is invalid or expired"),
+    403: _error("Authenticated, but the role does not allow this"),
+    404: _error("No such resource, or not visible to this user"),
+    409: _error("Conflicts with the current state, e.g. a duplicate name"),
+    413: _error("Request body too large"),
+    429: _error("Too many failed logins for this username"),
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            if "HTTPValidationError" in components:
+                replacement = ValidationErrorOut.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+                for name, sub in replacement.pop("$defs", {}).items():
+                    components[name] = sub
+                components["HTTPValidationError"] = replacement
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
