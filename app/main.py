@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.api import api_router
+from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.openapi import install_openapi
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    # A producer only: tasks are sent by name, the worker code is never imported here.
+    app.state.celery = make_celery(settings)
 
     app.add_middleware(
         SessionMiddleware,

@@ -116,6 +116,9 @@ def test_admin_page_creates_deactivates_and_resets(
     listing = page.get("/admin/users").text
     assert "Created labeler newbie." in listing
     assert "newbie" in listing
+    # You cannot deactivate yourself, so the page does not offer it.
+    assert "Deactivate root" not in listing
+    assert "Deactivate newbie" in listing
     newbie = db.scalar(select(User).where(User.username == "newbie"))
     assert newbie is not None
     for action, extra in [("password", {"password": "second-password"}), ("deactivate", {})]:
