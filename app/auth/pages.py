@@ -115,8 +115,6 @@ def create_user(
     try:
         body = parse_form(UserCreate, {"username": username, "password": password, "role": role})
         created = service.create_user(session, body.username, body.password, body.role)
-    except FormError as exc:
-        return _users_error(request, session, admin, exc.message, 400)
     except DomainError as exc:
         return _users_error(request, session, admin, exc.detail, exc.status_code)
     flash(request, f"Created {created.role} {created.username}.")
@@ -148,8 +146,6 @@ def update_user(
         service.update_user(
             session, admin, target, role=body.role, is_active=body.is_active, password=body.password
         )
-    except FormError as exc:
-        return _users_error(request, session, admin, exc.message, 400)
     except DomainError as exc:
         return _users_error(request, session, admin, exc.detail, exc.status_code)
     done = {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -15,7 +16,7 @@ from app.projects.models import Project, ProjectRole
 from app.projects.schemas import MemberAdd, ProjectCreate, ProjectUpdate
 from app.validation import Id
 from app.web.flash import flash
-from app.web.forms import FormError, parse_form
+from app.web.forms import parse_form
 from app.web.templates import render
 
 router = APIRouter()
@@ -60,16 +61,6 @@ def create_project(
     try:
         body = parse_form(ProjectCreate, {"name": name, "description": description})
         project = service.create_project(session, user, body.name, body.description)
-    except FormError as exc:
-        return _list_page(
-            request,
-            session,
-            user,
-            archived=False,
-            error=exc.message,
-            form={"name": name, "description": description},
-            status_code=400,
-        )
     except DomainError as exc:
         return _list_page(
             request,
@@ -109,14 +100,12 @@ def _managed_action(
     user: User,
     project_id: Id,
     data: dict[str, Any],
-    act: Any,
+    act: Callable[[Project, dict[str, Any]], str],
 ) -> Response:
     """Shared shape of every change form: check rights, validate, act, flash, redirect."""
     project = service.get_managed_project(session, user, project_id)
     try:
         message = act(project, data)
-    except FormError as exc:
-        return _project_page(request, session, user, project, error=exc.message, status_code=400)
     except DomainError as exc:
         session.rollback()
         project = service.get_project(session, user, project_id)

@@ -7,13 +7,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
+from app.errors import DomainError
+
 M = TypeVar("M", bound=BaseModel)
 
 
-class FormError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class FormError(DomainError):
+    """Invalid form input: re-render the form with the message (400, not the API's 422)."""
+
+    status_code = 400
 
 
 def parse_form(model: type[M], data: dict[str, Any]) -> M:
