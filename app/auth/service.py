@@ -146,6 +146,11 @@ def authenticate(
     valid = verify_password(password, user.password_hash if user else dummy_hash())
     if user is None or not valid or not user.is_active:
         session.add(LoginFailure(username=key))
+        # Old failures count for nothing; sweeping them here keeps a flood of guesses at
+        # made-up names from growing the table without bound.
+        session.execute(
+            delete(LoginFailure).where(LoginFailure.at < utcnow() - timedelta(seconds=window))
+        )
         return None
     session.execute(delete(LoginFailure).where(LoginFailure.username == key))
     user.last_login_at = utcnow()

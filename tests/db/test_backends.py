@@ -103,3 +103,15 @@ def test_throttling_and_tokens(session: Session) -> None:
     assert found is not None
     assert found.username == "lena"
     assert auth.user_for_token(session, token + "x") is None
+
+
+def test_failures_older_than_the_window_are_swept(session: Session) -> None:
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    session.add(LoginFailure(username="ghost", at=utcnow() - timedelta(hours=2)))
+    session.commit()
+    assert auth.authenticate(session, "other", "nope", max_failures=5, window=60) is None
+    session.commit()
+    assert [f.username for f in session.scalars(select(LoginFailure))] == ["other"]
