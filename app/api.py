@@ -10,10 +10,12 @@ from app.auth.api import router as auth_router
 from app.auth.deps import ApiUser
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
+from app.taxonomy.api import router as taxonomy_router
 
 api_router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
 api_router.include_router(auth_router)
 api_router.include_router(projects_router)
+api_router.include_router(taxonomy_router)
 
 
 @api_router.get("/health", tags=["meta"])

@@ -3,5 +3,6 @@
 from app.auth.models import ApiToken, LoginFailure, User
 from app.db import Base
 from app.projects.models import Membership, Project
+from app.taxonomy.models import Category
 
-__all__ = ["ApiToken", "Base", "LoginFailure", "Membership", "Project", "User"]
+__all__ = ["ApiToken", "Base", "Category", "LoginFailure", "Membership", "Project", "User"]

@@ -54,14 +54,33 @@ Name = Annotated[
     AfterValidator(_no_control),
     _documented(_PATTERN_NOT_BLANK),
 ]
+
+# A category name becomes a folder name in exports and a segment of "a/b" paths.
+_NOT_SEPARATOR = r"[^/\\\x00-\x1f\x7f-\x9f]"
+_PATTERN_CATEGORY = rf"^{_NOT_SEPARATOR}*[^/\\\s\x00-\x1f\x7f-\x9f]{_NOT_SEPARATOR}*$"
+
+
+def _no_path_separators(value: str) -> str:
+    if "/" in value or "\\" in value:
+        raise ValueError("must not contain / or \\ (they separate levels in category paths)")
+    if value in {".", ".."}:
+        raise ValueError("cannot be . or ..")
+    return value
+
+
+CategoryName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_control),
+    AfterValidator(_no_path_separators),
+    _documented(_PATTERN_CATEGORY),
+]
 Description = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=2000),
     AfterValidator(_no_control_multiline),
     _documented(_PATTERN_MULTILINE),
 ]
-
-USERNAME_RULES = "1-64 letters, digits or . _ @ -, starting with a letter or digit"
 
 # Ids are 32-bit on PostgreSQL; a larger number in a URL is malformed, not merely unknown.
 MAX_ID = 2**31 - 1

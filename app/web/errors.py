@@ -50,7 +50,7 @@ def _describe(errors: list[dict[str, object]]) -> str:
     parts = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]  # type: ignore[attr-defined]
-        msg = str(err.get("msg", "invalid"))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
     return "; ".join(parts) or "Invalid request."
 

@@ -25,7 +25,8 @@ def parse_form(model: type[M], data: dict[str, Any]) -> M:
         messages = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
-            messages.append(f"{field.replace('_', ' ').capitalize()}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            messages.append(f"{field.replace('_', ' ').capitalize()}: {message}")
         raise FormError("; ".join(messages)) from None
 
 

@@ -26,6 +26,9 @@ STATE_CHANGING = {
     ("PATCH", "/api/v1/projects/{project_id}"): "project manager",
     ("POST", "/api/v1/projects/{project_id}/members"): "project manager",
     ("DELETE", "/api/v1/projects/{project_id}/members/{user_id}"): "project manager",
+    ("POST", "/api/v1/projects/{project_id}/categories"): "project manager",
+    ("PATCH", "/api/v1/categories/{category_id}"): "project manager",
+    ("DELETE", "/api/v1/categories/{category_id}"): "project manager",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/projects"): "admin or manager",
@@ -42,6 +45,8 @@ VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/v1/projects"): {"name": "Mine now"},
     ("PATCH", "/api/v1/projects/{project_id}"): {"name": "Renamed"},
     ("POST", "/api/v1/projects/{project_id}/members"): {"username": "lena", "role": "manager"},
+    ("POST", "/api/v1/projects/{project_id}/categories"): {"name": "sneaky"},
+    ("PATCH", "/api/v1/categories/{category_id}"): {"name": "renamed"},
 }
 VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/admin/users"): {"username": "intruder", "password": "long-enough", "role": "admin"},
@@ -121,6 +126,8 @@ def plain_member(api_as: ClientFor, admin: User, make_user: UserFactory) -> User
     api = api_as(admin)
     assert api.post("/api/v1/projects", json={"name": "P1"}).json()["id"] == 1
     api.post("/api/v1/projects/1/members", json={"username": "lena", "role": "labeler"})
+    category = api.post("/api/v1/projects/1/categories", json={"name": "glass"})
+    assert category.json()["id"] == 1
     return lena
 
 
@@ -131,7 +138,11 @@ def test_wrong_role_is_refused_on_every_state_changing_api_route(
     for (method, path), needed in STATE_CHANGING.items():
         if not path.startswith("/api/"):
             continue
-        url = path.replace("{project_id}", "1").replace("{user_id}", str(admin.id))
+        url = (
+            path.replace("{project_id}", "1")
+            .replace("{user_id}", str(admin.id))
+            .replace("{category_id}", "1")
+        )
         resp = api.request(method, url, json=VALID_BODIES.get((method, path)))
         assert resp.status_code == 403, (method, path, needed, resp.text)
     projects = api_as(admin).get("/api/v1/projects").json()

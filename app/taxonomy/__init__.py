@@ -1,0 +1,1 @@
+"""The category tree of a project: names, guidelines, colors and keyboard shortcuts."""

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+
+class Category(Base):
+    """One node of a project's taxonomy; ``parent_id`` None means a root."""
+
+    __tablename__ = "categories"
+    __table_args__ = (
+        UniqueConstraint("project_id", "sibling_key"),
+        UniqueConstraint("project_id", "shortcut"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    # RESTRICT: a parent goes only once its children have been moved or deleted.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="RESTRICT"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    # "<parent id or 0>/<folded name>": names are unique among siblings on both backends,
+    # where a plain (project, parent, name) constraint would let NULL parents repeat.
+    sibling_key: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(7))
+    # Lower-case key; None once the project has used every key.
+    shortcut: Mapped[str | None] = mapped_column(String(1), default=None)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
