@@ -12,8 +12,10 @@ from app.auth.models import User
 from app.paths import TEMPLATES_DIR
 from app.web.csrf import csrf_token
 from app.web.flash import pop_flashes
+from app.web.markdown import render_markdown
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.filters["markdown"] = render_markdown
 
 
 def render(
