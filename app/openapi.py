@@ -24,8 +24,10 @@ class FieldError(BaseModel):
 
 
 class ValidationErrorOut(BaseModel):
+    """422: ``errors`` is there when the request's shape was wrong, not for a domain rule."""
+
     detail: str
-    errors: list[FieldError]
+    errors: list[FieldError] = []
 
 
 def _error(description: str) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from app.auth.deps import ApiUser
@@ -8,9 +11,16 @@ from app.auth.models import User
 from app.db import SessionDep
 from app.projects import service as projects
 from app.projects.models import Project
-from app.taxonomy import service
+from app.taxonomy import service, transfer
 from app.taxonomy.models import Category
-from app.taxonomy.schemas import CategoryCreate, CategoryOut, CategoryUpdate
+from app.taxonomy.schemas import (
+    CategoryCreate,
+    CategoryOut,
+    CategoryUpdate,
+    TaxonomyExport,
+    TaxonomyImport,
+    TaxonomyImportResult,
+)
 from app.validation import Id
 
 router = APIRouter(tags=["taxonomy"])
@@ -82,3 +92,35 @@ def delete_category(category_id: Id, session: SessionDep, user: ApiUser) -> Resp
     project, category = _managed_category(session, user, category_id)
     service.delete_category(session, project, category)
     return Response(status_code=204)
+
+
+@router.get(
+    "/projects/{project_id}/taxonomy",
+    response_model=TaxonomyExport,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def export_taxonomy(
+    project_id: Id, session: SessionDep, user: ApiUser, format: Literal["json", "text"] = "json"
+) -> TaxonomyExport | PlainTextResponse:
+    """The whole tree, nested JSON or indented text (two spaces a level)."""
+    project = projects.get_project(session, user, project_id)
+    specs = transfer.export_specs(session, project)
+    if format == "text":
+        return PlainTextResponse(transfer.to_indented(specs) + "\n" if specs else "")
+    return TaxonomyExport(categories=specs)
+
+
+@router.post("/projects/{project_id}/taxonomy", response_model=TaxonomyImportResult)
+def import_taxonomy(
+    project_id: Id, body: TaxonomyImport, session: SessionDep, user: ApiUser
+) -> TaxonomyImportResult:
+    """Merge a tree in: existing names are reused, the rest created; all or nothing."""
+    project = projects.get_managed_project(session, user, project_id)
+    specs = (
+        body.categories if body.categories is not None else transfer.parse_indented(body.text or "")
+    )
+    created, existing = transfer.import_tree(session, project, specs)
+    nodes = service.load_tree(session, project).depth_first()
+    return TaxonomyImportResult(
+        created=created, existing=existing, categories=[_out(n) for n in nodes]
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.validation import CategoryName, Description, Id
 
@@ -45,3 +45,40 @@ class CategoryOut(BaseModel):
     color: str
     shortcut: str | None
     position: int
+
+
+class CategorySpec(BaseModel):
+    """A category and its sub-tree, as imported and exported."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: CategoryName
+    description: Description = ""
+    color: Color | None = None
+    shortcut: Shortcut | None = None
+    children: list[CategorySpec] = []
+
+
+class TaxonomyImport(BaseModel):
+    """Either nested ``categories`` or indented ``text`` (one name per line)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[CategorySpec] | None = None
+    text: Annotated[str, StringConstraints(max_length=500_000)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TaxonomyImport:
+        if (self.categories is None) == (self.text is None):
+            raise ValueError("send either 'categories' or 'text'")
+        return self
+
+
+class TaxonomyImportResult(BaseModel):
+    created: int
+    existing: int
+    categories: list[CategoryOut]
+
+
+class TaxonomyExport(BaseModel):
+    categories: list[CategorySpec]

@@ -29,6 +29,7 @@ STATE_CHANGING = {
     ("POST", "/api/v1/projects/{project_id}/categories"): "project manager",
     ("PATCH", "/api/v1/categories/{category_id}"): "project manager",
     ("DELETE", "/api/v1/categories/{category_id}"): "project manager",
+    ("POST", "/api/v1/projects/{project_id}/taxonomy"): "project manager",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/projects"): "admin or manager",
@@ -47,6 +48,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/v1/projects/{project_id}/members"): {"username": "lena", "role": "manager"},
     ("POST", "/api/v1/projects/{project_id}/categories"): {"name": "sneaky"},
     ("PATCH", "/api/v1/categories/{category_id}"): {"name": "renamed"},
+    ("POST", "/api/v1/projects/{project_id}/taxonomy"): {"text": "sneaky"},
 }
 VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/admin/users"): {"username": "intruder", "password": "long-enough", "role": "admin"},
