@@ -77,3 +77,24 @@ def add_member(page: Page, project_name: str, username: str, role: str = "labele
     expect(page.get_by_role("status")).to_contain_text(f"Added {username} as {role}.")
     members = page.get_by_role("table", name=f"Members of {project_name}")
     expect(members.get_by_role("row").filter(has_text=username)).to_contain_text(role)
+
+
+def open_taxonomy(page: Page, project_name: str) -> None:
+    """From the project's page, through its Taxonomy link."""
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Taxonomy").click()
+    expect(page).to_have_url(re.compile(r"/projects/\d+/taxonomy$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Taxonomy of {project_name}")
+
+
+def add_category(
+    page: Page, name: str, parent: str = "", shortcut: str = "", description: str = ""
+) -> None:
+    """As a manager, on the taxonomy page: the add form, with the parent picked by its path."""
+    form = page.get_by_role("form", name="Add a category")
+    form.get_by_label("Name", exact=True).fill(name)
+    form.get_by_role("combobox", name="Parent").select_option(label=parent or "(top level)")
+    form.get_by_label("Shortcut").fill(shortcut)
+    form.get_by_label("Description").fill(description)
+    form.get_by_role("button", name="Add category").click()
+    path = f"{parent}/{name}" if parent else name
+    expect(page.get_by_role("status")).to_contain_text(f"Added {path} (key ")

@@ -15,11 +15,13 @@ import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.e2e.flows import (
+    add_category,
     add_member,
     create_project,
     create_user,
     log_in,
     log_out,
+    open_taxonomy,
     project_list,
     unique,
 )
@@ -116,6 +118,10 @@ def populated(browser: Browser, base_url: str) -> None:
         create_user(page, "lena", "labeler")
         add_member(page, "Wine glasses", "mona", "manager")
         add_member(page, "Wine glasses", "lena")
+        open_taxonomy(page, "Wine glasses")
+        add_category(page, "glass", description="Anything **made of glass**, empty or full.")
+        add_category(page, "wine glass", parent="glass", description="A stem and a bowl.")
+        add_category(page, "beer glass", parent="glass")
         log_out(page)
     finally:
         context.close()
@@ -201,3 +207,9 @@ def test_main_screens_fit_and_are_readable(
     for member in ("mona", "lena"):
         expect(members.get_by_role("row").filter(has_text=member)).to_have_count(1)
     check_and_shoot(page, shots_dir, f"project-{tag}")
+
+    open_taxonomy(page, "Wine glasses")
+    expect(page.get_by_role("list", name="Inside glass").get_by_role("listitem")).to_have_count(2)
+    page.get_by_text("Edit glass/wine glass", exact=True).click()
+    expect(page.get_by_role("form", name="Edit glass/wine glass")).to_be_visible()
+    check_and_shoot(page, shots_dir, f"taxonomy-{tag}")

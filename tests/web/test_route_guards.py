@@ -37,6 +37,9 @@ STATE_CHANGING = {
     ("POST", "/projects/{project_id}/archive"): "project manager",
     ("POST", "/projects/{project_id}/members"): "project manager",
     ("POST", "/projects/{project_id}/members/{member_id}/remove"): "project manager",
+    ("POST", "/projects/{project_id}/taxonomy"): "project manager",
+    ("POST", "/projects/{project_id}/taxonomy/{category_id}"): "project manager",
+    ("POST", "/projects/{project_id}/taxonomy/{category_id}/delete"): "project manager",
 }
 ANY_USER = {("POST", "/logout")}
 
@@ -56,6 +59,8 @@ VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/projects"): {"name": "Mine now"},
     ("POST", "/projects/{project_id}"): {"name": "Renamed"},
     ("POST", "/projects/{project_id}/members"): {"username": "lena", "role": "manager"},
+    ("POST", "/projects/{project_id}/taxonomy"): {"name": "sneaky"},
+    ("POST", "/projects/{project_id}/taxonomy/{category_id}"): {"name": "renamed", "parent_id": ""},
 }
 
 
@@ -163,6 +168,7 @@ def test_wrong_role_is_refused_on_every_state_changing_page(
             path.replace("{project_id}", "1")
             .replace("{user_id}", str(admin.id))
             .replace("{member_id}", str(admin.id))
+            .replace("{category_id}", "1")
         )
         form = {"csrf_token": token, **VALID_FORMS.get((method, path), {})}
         resp = page.request(method, url, data=form)

@@ -1,0 +1,45 @@
+"""Read-only shapes of a project's taxonomy for the pages: the tree as nested branches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.projects.models import Project
+from app.taxonomy.service import PALETTE, Node, load_tree
+
+
+@dataclass(frozen=True)
+class Branch:
+    node: Node
+    # Its place among its siblings, counting from 0: the position that leaves it where it is.
+    index: int
+    children: list[Branch]
+    # Where the category may move: every node but itself and those below it.
+    parents: list[Node]
+
+
+@dataclass(frozen=True)
+class TaxonomyView:
+    roots: list[Branch]
+    nodes: list[Node]
+    # What the service would pick for a new category, so a color input can start there.
+    next_color: str
+
+
+def taxonomy_view(session: Session, project: Project) -> TaxonomyView:
+    tree = load_tree(session, project)
+    nodes = tree.depth_first()
+    branches: dict[int, Branch] = {}
+    roots: list[Branch] = []
+    for node in nodes:
+        category = node.category
+        below = tree.descendants(category.id) | {category.id}
+        # Depth first: the parent's branch is already there.
+        siblings = roots if category.parent_id is None else branches[category.parent_id].children
+        parents = [n for n in nodes if n.category.id not in below]
+        branch = Branch(node, len(siblings), [], parents)
+        branches[category.id] = branch
+        siblings.append(branch)
+    return TaxonomyView(roots, nodes, PALETTE[len(nodes) % len(PALETTE)])
