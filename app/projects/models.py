@@ -21,7 +21,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(100))
     # Case- and space-folded name: "Flowers" and " flowers " are the same project, on
     # SQLite and PostgreSQL alike (a functional index would not diff cleanly in Alembic).
-    name_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # 300: case folding can triple a name's length ("ﬃ" folds to "ffi").
+    name_key: Mapped[str] = mapped_column(String(300), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

@@ -28,7 +28,8 @@ class Category(Base):
     name: Mapped[str] = mapped_column(String(100))
     # "<parent id or 0>/<folded name>": names are unique among siblings on both backends,
     # where a plain (project, parent, name) constraint would let NULL parents repeat.
-    sibling_key: Mapped[str] = mapped_column(String(120))
+    # 320: the parent id, and a folded name up to three times the name (see Project).
+    sibling_key: Mapped[str] = mapped_column(String(320))
     description: Mapped[str] = mapped_column(Text, default="")
     color: Mapped[str] = mapped_column(String(7))
     # Lower-case key; None once the project has used every key.

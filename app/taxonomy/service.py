@@ -22,6 +22,7 @@ from app.taxonomy.schemas import CategoryUpdate
 # a (select all), g (guide), r (reject), s (skip), u (undo).
 SHORTCUT_KEYS = "1234567890" + "".join(c for c in "bcdefhijklmnopqtvwxyz")
 RESERVED_KEYS = frozenset("agrsu")
+MAX_DEPTH = 20
 # Tableau 10: distinct on light and dark backgrounds, and known to colour-blind users.
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -54,6 +55,10 @@ class Tree:
             names.append(node.name)
             node = self.by_id.get(node.parent_id) if node.parent_id is not None else None
         return names[::-1]
+
+    def height(self, category_id: int) -> int:
+        """Levels from this node down to its deepest descendant, itself included."""
+        return 1 + max((self.height(c.id) for c in self.children.get(category_id, [])), default=0)
 
     def descendants(self, category_id: int) -> set[int]:
         found: set[int] = set()
@@ -103,9 +108,13 @@ def _check_writable(project: Project) -> None:
         raise Conflict("The project is archived; restore it to change its taxonomy.")
 
 
-def _check_parent(tree: Tree, parent_id: int | None) -> None:
-    if parent_id is not None and parent_id not in tree.by_id:
+def _check_parent(tree: Tree, parent_id: int | None, subtree_height: int = 1) -> None:
+    if parent_id is None:
+        return
+    if parent_id not in tree.by_id:
         raise InvalidInput(f"parent_id: {parent_id} is not a category of this project.")
+    if len(tree.path(tree.by_id[parent_id])) + subtree_height > MAX_DEPTH:
+        raise InvalidInput(f"parent_id: the tree would be deeper than {MAX_DEPTH} levels.")
 
 
 def _check_name_free(tree: Tree, parent_id: int | None, name: str, exclude: int | None) -> None:
@@ -174,11 +183,11 @@ def update_category(
     tree = load_tree(session, project)
     parent_id = changes.parent_id if "parent_id" in sent else category.parent_id
     if parent_id != category.parent_id:
-        _check_parent(tree, parent_id)
         if parent_id == category.id or (
             parent_id is not None and parent_id in tree.descendants(category.id)
         ):
             raise Conflict("That move would put the category inside itself.")
+        _check_parent(tree, parent_id, subtree_height=tree.height(category.id))
     name = changes.name if changes.name is not None else category.name
     if parent_id != category.parent_id or name != category.name:
         _check_name_free(tree, parent_id, name, exclude=category.id)
@@ -191,6 +200,11 @@ def update_category(
     if changes.color is not None:
         category.color = changes.color.lower()
     moved = parent_id != category.parent_id
+    if moved:
+        # Close the gap the category leaves among its old siblings.
+        old = [s for s in tree.children.get(category.parent_id, []) if s.id != category.id]
+        for i, sibling in enumerate(old):
+            sibling.position = i
     category.name = name
     category.parent_id = parent_id
     category.sibling_key = _sibling_key(parent_id, name)

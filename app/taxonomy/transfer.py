@@ -17,7 +17,7 @@ from app.taxonomy.schemas import CategorySpec
 from app.validation import CategoryName
 
 MAX_NODES = 5000
-MAX_DEPTH = 20
+MAX_DEPTH = service.MAX_DEPTH
 _name = TypeAdapter(CategoryName)
 
 

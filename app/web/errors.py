@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -85,6 +86,15 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return _page(request, 400, message)
 
 
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    # Services check uniqueness first; reaching the constraint means another request
+    # made the same change in between. The session has already rolled back.
+    log.info("Integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        request, 409, "That conflicts with a change made at the same moment. Reload and try again."
+    )
+
+
 async def _login_required(request: Request, exc: Exception) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -102,4 +112,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

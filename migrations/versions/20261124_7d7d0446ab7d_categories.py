@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('project_id', sa.Integer(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('sibling_key', sa.String(length=120), nullable=False),
+    sa.Column('sibling_key', sa.String(length=320), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('color', sa.String(length=7), nullable=False),
     sa.Column('shortcut', sa.String(length=1), nullable=True),

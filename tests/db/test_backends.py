@@ -115,3 +115,24 @@ def test_failures_older_than_the_window_are_swept(session: Session) -> None:
     assert auth.authenticate(session, "other", "nope", max_failures=5, window=60) is None
     session.commit()
     assert [f.username for f in session.scalars(select(LoginFailure))] == ["other"]
+
+
+def test_names_whose_case_folding_grows_fit(database: str, tmp_path: Path) -> None:
+    """'ß' folds to 'ss': a 100-character name has a 200-character key."""
+    settings = Settings(data_dir=tmp_path, database_url=database, secret_key="k" * 40)
+    app = create_app(settings)
+    with app.state.sessionmaker() as s, s.begin():
+        auth.create_user(s, "root", PW, Role.admin)
+    with TestClient(app) as client:
+        tok = client.post("/api/v1/auth/token", data={"username": "root", "password": PW})
+        client.headers["Authorization"] = f"Bearer {tok.json()['access_token']}"
+        created = client.post("/api/v1/projects", json={"name": "ß" * 100})
+        assert created.status_code == 201
+        assert client.post("/api/v1/projects", json={"name": "ß" * 100}).status_code == 409
+        # Folding makes "ß" and "ss" the same name.
+        client.post("/api/v1/projects", json={"name": "Straße"})
+        assert client.post("/api/v1/projects", json={"name": "STRASSE"}).status_code == 409
+        pid = created.json()["id"]
+        category = client.post(f"/api/v1/projects/{pid}/categories", json={"name": "ﬃ" * 100})
+        assert category.status_code == 201
+    app.state.engine.dispose()

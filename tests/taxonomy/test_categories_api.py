@@ -215,3 +215,49 @@ def test_markup_in_names_is_data(api: TestClient, pid: int) -> None:
     node = add(api, pid, "<img src=x onerror=alert(1)>", description="<script>x</script>")
     assert node["name"] == "<img src=x onerror=alert(1)>"
     assert node["description"] == "<script>x</script>"
+
+
+def test_depth_is_limited_on_create_and_move(api: TestClient, pid: int) -> None:
+    parent = None
+    for level in range(20):
+        parent = add(api, pid, f"l{level}", parent["id"] if parent else None)
+    assert parent is not None
+    too_deep = api.post(
+        f"/api/v1/projects/{pid}/categories", json={"name": "x", "parent_id": parent["id"]}
+    )
+    assert too_deep.status_code == 422
+    assert "deeper than 20 levels" in too_deep.json()["detail"]
+    branch = add(api, pid, "branch")
+    add(api, pid, "leaf", branch["id"])
+    # Moving a two-level branch under level 19 would make 21 levels.
+    level19 = api.get(f"/api/v1/projects/{pid}/categories").json()[18]
+    move = api.patch(f"/api/v1/categories/{branch['id']}", json={"parent_id": level19["id"]})
+    assert move.status_code == 422
+
+
+def test_moving_away_closes_the_gap(api: TestClient, pid: int) -> None:
+    a = add(api, pid, "a")
+    add(api, pid, "b")
+    add(api, pid, "c")
+    other = add(api, pid, "other")
+    api.patch(f"/api/v1/categories/{a['id']}", json={"parent_id": other["id"]})
+    positions = {
+        x["name"]: x["position"] for x in api.get(f"/api/v1/projects/{pid}/categories").json()
+    }
+    assert (positions["b"], positions["c"], positions["other"]) == (0, 1, 2)
+    assert positions["a"] == 0
+
+
+def test_a_race_past_the_checks_is_a_409_not_a_500(
+    api: TestClient, pid: int, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.taxonomy import service
+
+    add(api, pid, "glass")
+    # Two requests can both pass the service's check before either commits; the
+    # database's unique constraint is what stops the second one.
+    monkeypatch.setattr(service, "_check_name_free", lambda *args, **kwargs: None)
+    resp = api.post(f"/api/v1/projects/{pid}/categories", json={"name": "Glass"})
+    assert resp.status_code == 409
+    assert "at the same moment" in resp.json()["detail"]
+    assert count(db) == 1
