@@ -12,11 +12,13 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.auth.deps import LoginRequired
+from app.auth.models import User
+from app.auth.service import user_for_session
 from app.errors import DomainError, RateLimited, Unauthorized
 from app.web.templates import render
 
@@ -27,12 +29,25 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
+def _current_user(request: Request) -> User | None:
+    """The logged-in user, for the page's navigation; None if there is none or no DB."""
+    if "session" not in request.scope:
+        return None
+    try:
+        with request.app.state.sessionmaker() as session:
+            return user_for_session(
+                session, request.session.get("uid"), request.session.get("stamp")
+            )
+    except SQLAlchemyError:
+        return None  # the error being shown may be the database itself
+
+
 def _page(request: Request, status_code: int, message: str) -> Response:
-    # The user is not resolved here: the error may be that there is none.
     return render(
         request,
         "error.html",
         {"status_code": status_code, "message": message},
+        user=_current_user(request),
         status_code=status_code,
     )
 

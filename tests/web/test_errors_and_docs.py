@@ -24,6 +24,9 @@ def test_unknown_page_is_an_html_404(browser_as: ClientFor, admin: User) -> None
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("text/html")
     assert "Not found" in resp.text
+    # The navigation stays, so the user is never stranded on an error page.
+    assert 'aria-label="Main"' in resp.text
+    assert "Log out" in resp.text
 
 
 def test_unexpected_errors_hide_the_stack_trace(
