@@ -25,9 +25,14 @@ FormStr = Annotated[str, Form(max_length=8192)]
 
 
 def _list_page(
-    request: Request, session: SessionDep, user: User, *, archived: bool, **extra: Any
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    archived: bool,
+    status_code: int = 200,
+    **extra: Any,
 ) -> Response:
-    status = extra.pop("status_code", 200)
     projects = service.visible_projects(session, user, include_archived=archived)
     context = {
         "projects": projects,
@@ -35,7 +40,7 @@ def _list_page(
         "can_create": service.can_create_projects(user),
         **extra,
     }
-    return render(request, "projects/list.html", context, user=user, status_code=status)
+    return render(request, "projects/list.html", context, user=user, status_code=status_code)
 
 
 @router.get("/")
@@ -76,9 +81,14 @@ def create_project(
 
 
 def _project_page(
-    request: Request, session: SessionDep, user: User, project: Project, **extra: Any
+    request: Request,
+    session: SessionDep,
+    user: User,
+    project: Project,
+    *,
+    status_code: int = 200,
+    **extra: Any,
 ) -> Response:
-    status = extra.pop("status_code", 200)
     context = {
         "project": project,
         "members": service.list_members(session, project),
@@ -86,7 +96,7 @@ def _project_page(
         "member_roles": list(ProjectRole),
         **extra,
     }
-    return render(request, "projects/detail.html", context, user=user, status_code=status)
+    return render(request, "projects/detail.html", context, user=user, status_code=status_code)
 
 
 @router.get("/projects/{project_id}")

@@ -43,8 +43,7 @@ def _out(node: service.Node) -> CategoryOut:
 
 def _managed_category(session: Session, user: User, category_id: int) -> tuple[Project, Category]:
     category = service.get_category(session, category_id)
-    # Outsiders get the same 404 as for a missing category.
-    projects.get_project(session, user, category.project_id)
+    # Outsiders get the same 404 as for a missing category (get_project inside).
     return projects.get_managed_project(session, user, category.project_id), category
 
 
@@ -53,17 +52,7 @@ def create_category(
     project_id: Id, body: CategoryCreate, session: SessionDep, user: ApiUser
 ) -> CategoryOut:
     project = projects.get_managed_project(session, user, project_id)
-    return _out(
-        service.create_category(
-            session,
-            project,
-            name=body.name,
-            parent_id=body.parent_id,
-            description=body.description,
-            shortcut=body.shortcut,
-            color=body.color,
-        )
-    )
+    return _out(service.create_category(session, project, body))
 
 
 @router.get("/projects/{project_id}/categories", response_model=list[CategoryOut])

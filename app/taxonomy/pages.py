@@ -32,9 +32,14 @@ FormFor = str | int
 
 
 def _taxonomy_page(
-    request: Request, session: SessionDep, user: User, project: Project, **extra: Any
+    request: Request,
+    session: SessionDep,
+    user: User,
+    project: Project,
+    *,
+    status_code: int = 200,
+    **extra: Any,
 ) -> Response:
-    status = extra.pop("status_code", 200)
     context = {
         "project": project,
         "can_manage": projects.can_manage(session, user, project),
@@ -43,7 +48,7 @@ def _taxonomy_page(
         "form_for": None,
         **extra,
     }
-    return render(request, "taxonomy/page.html", context, user=user, status_code=status)
+    return render(request, "taxonomy/page.html", context, user=user, status_code=status_code)
 
 
 @router.get("/projects/{project_id}/taxonomy")
@@ -123,15 +128,7 @@ def create_category(
                 "description": _lines(description),
             },
         )
-        node = service.create_category(
-            session,
-            project,
-            name=body.name,
-            parent_id=body.parent_id,
-            description=body.description,
-            shortcut=body.shortcut,
-            color=body.color,
-        )
+        node = service.create_category(session, project, body)
         return f"Added {node.path}{_key(node)}."
 
     return _change(request, session, user, project, ("new", typed), act)

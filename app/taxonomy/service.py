@@ -16,7 +16,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.projects.models import Project
 from app.projects.service import name_key
 from app.taxonomy.models import Category
-from app.taxonomy.schemas import CategoryUpdate
+from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
 
 # Digits first, then letters. Letters the labeling screen keeps for itself are left out:
 # a (select all), g (guide), r (reject), s (skip), u (undo).
@@ -141,16 +141,8 @@ def _free_shortcut(tree: Tree) -> str | None:
     return next((key for key in SHORTCUT_KEYS if key not in used), None)
 
 
-def create_category(
-    session: Session,
-    project: Project,
-    *,
-    name: str,
-    parent_id: int | None = None,
-    description: str = "",
-    shortcut: str | None = None,
-    color: str | None = None,
-) -> Node:
+def create_category(session: Session, project: Project, new: CategoryCreate) -> Node:
+    name, parent_id, shortcut = new.name, new.parent_id, new.shortcut
     _check_writable(project)
     tree = load_tree(session, project)
     _check_parent(tree, parent_id)
@@ -163,9 +155,9 @@ def create_category(
         parent_id=parent_id,
         name=name,
         sibling_key=_sibling_key(parent_id, name),
-        description=description,
+        description=new.description,
         shortcut=shortcut or _free_shortcut(tree),
-        color=(color or PALETTE[len(tree.by_id) % len(PALETTE)]).lower(),
+        color=(new.color or PALETTE[len(tree.by_id) % len(PALETTE)]).lower(),
         position=max((s.position for s in siblings), default=-1) + 1,
     )
     session.add(category)

@@ -13,7 +13,7 @@ from app.errors import InvalidInput
 from app.projects.models import Project
 from app.projects.service import name_key
 from app.taxonomy import service
-from app.taxonomy.schemas import CategorySpec
+from app.taxonomy.schemas import CategoryCreate, CategorySpec
 from app.validation import CategoryName
 
 MAX_NODES = 5000
@@ -81,15 +81,14 @@ def import_tree(session: Session, project: Project, specs: list[CategorySpec]) -
                 (c for c in tree.children.get(parent_id, []) if name_key(c.name) == key), None
             )
             if match is None:
-                node = service.create_category(
-                    session,
-                    project,
+                new = CategoryCreate(
                     name=spec.name,
                     parent_id=parent_id,
                     description=spec.description,
                     shortcut=spec.shortcut,
                     color=spec.color,
                 )
+                node = service.create_category(session, project, new)
                 match = node.category
                 created += 1
             else:
