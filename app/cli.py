@@ -15,6 +15,8 @@ from rich.panel import Panel
 
 from app.auth.models import Role
 from app.config import Settings, SettingsError, load_settings
+from app.exports.cli import export_command
+from app.images.cli import import_command
 from app.validation import Password, Username
 
 cli = typer.Typer(help="Curator: curate image training sets.", no_args_is_help=True)
@@ -218,6 +220,11 @@ def healthcheck(
         raise typer.Exit(2)
     console.print("ok" if ok else "unhealthy")
     raise typer.Exit(0 if ok else 1)
+
+
+# Commands with their own module, so this file stays the process-level ones.
+cli.command("import")(import_command)
+cli.command("export")(export_command)
 
 
 def main() -> None:

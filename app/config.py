@@ -60,6 +60,42 @@ class Settings(BaseSettings):
         1024 * 1024, ge=1024, description="Largest accepted body for forms and JSON, bytes."
     )
 
+    max_image_bytes: int = Field(
+        50 * 2**20, ge=1024, description="Largest image file accepted, bytes."
+    )
+    max_image_pixels: int = Field(
+        100_000_000,
+        ge=10_000,
+        description="Largest image accepted, in pixels (width x height): refuses decompression "
+        "bombs before decoding.",
+    )
+    max_upload_bytes: int = Field(
+        4 * 2**30, ge=2**20, description="Largest upload request (all its files), bytes."
+    )
+    max_archive_bytes: int = Field(
+        20 * 2**30, ge=2**20, description="Largest uncompressed size of one zip, bytes."
+    )
+    max_archive_files: int = Field(100_000, ge=1, description="Most entries in one zip.")
+    sync_import_max_files: int = Field(
+        200,
+        ge=0,
+        description="Uploads with more files than this run as a background job on the "
+        "`ingest` queue; smaller ones answer with their summary at once.",
+    )
+    near_duplicate_distance: int = Field(
+        6,
+        ge=0,
+        le=32,
+        description="Perceptual-hash bits two images may differ by and still be grouped as "
+        "near duplicates.",
+    )
+    job_stale_after: int = Field(
+        300,
+        ge=10,
+        description="Seconds without a heartbeat after which a running job is marked failed "
+        "(its worker died).",
+    )
+
     @field_validator(
         "database_url", "result_backend", "secret_key", "admin_password", mode="before"
     )

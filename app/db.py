@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -93,3 +94,8 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": the commit runs before the response is sent, so a client never sees
 # a 201 for a row that then failed to commit.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
+    """A string-valued enum column, checked by a constraint, the same on every backend."""
+    return Enum(enum_cls, native_enum=False, create_constraint=True, length=16, name=name)

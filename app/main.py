@@ -13,11 +13,12 @@ from app.api import api_router
 from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.images.api import UPLOAD_PATHS
 from app.openapi import install_openapi
 from app.pages import pages_router
 from app.paths import STATIC_DIR
 from app.web.errors import install_error_handlers
-from app.web.middleware import SecurityHeadersMiddleware
+from app.web.middleware import SecurityHeadersMiddleware, UploadBodyLimitMiddleware
 
 SESSION_COOKIE = "curator_session"
 
@@ -57,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.env == "production",
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        UploadBodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes, paths=UPLOAD_PATHS
+    )
     install_error_handlers(app)
     install_openapi(app)
 

@@ -2,7 +2,21 @@
 
 from app.auth.models import ApiToken, LoginFailure, User
 from app.db import Base
+from app.images.models import Image, ImportBatch, ImportIssue
+from app.labeling.models import Annotation
 from app.projects.models import Membership, Project
 from app.taxonomy.models import Category
 
-__all__ = ["ApiToken", "Base", "Category", "LoginFailure", "Membership", "Project", "User"]
+__all__ = [
+    "Annotation",
+    "ApiToken",
+    "Base",
+    "Category",
+    "Image",
+    "ImportBatch",
+    "ImportIssue",
+    "LoginFailure",
+    "Membership",
+    "Project",
+    "User",
+]

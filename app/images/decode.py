@@ -53,6 +53,10 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
 
 
+def too_large(size: int, limit: int) -> str:
+    return f"the file is {_mb(size)}, over the limit of {_mb(limit)}"
+
+
 def _to_8bit(image: Image.Image) -> Image.Image:
     """RGB, or RGBA where there is transparency; 16-bit and CMYK made displayable."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -88,9 +92,7 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
     if not data:
         raise ImageRejected("the file is empty")
     if len(data) > limits.max_bytes:
-        raise ImageRejected(
-            f"the file is {_mb(len(data))}, over the limit of {_mb(limits.max_bytes)}"
-        )
+        raise ImageRejected(too_large(len(data), limits.max_bytes))
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:

@@ -6,6 +6,8 @@ are created. It runs in the request's transaction, so an error anywhere changes 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
@@ -125,3 +127,56 @@ def to_indented(specs: list[CategorySpec], depth: int = 0) -> str:
         if child_text:
             lines.append(child_text)
     return "\n".join(lines)
+
+
+def ensure_paths(
+    session: Session, project: Project, paths: Iterable[tuple[str, ...]]
+) -> dict[tuple[str, ...], int | str]:
+    """The category of each path (folder names, root first), created where missing.
+
+    The value is a category id, or the reason the path cannot be a category (a folder
+    name that is not a valid category name), for the files under it to report.
+    """
+    tree = service.load_tree(session, project)
+    out: dict[tuple[str, ...], int | str] = {}
+    for path in sorted(set(paths)):
+        parent_id: int | None = None
+        for depth in range(1, len(path) + 1):
+            prefix = path[:depth]
+            known = out.get(prefix)
+            if isinstance(known, str):
+                out[path] = known
+                break
+            if known is None:
+                known = _child_or_new(session, project, tree, parent_id, prefix)
+                out[prefix] = known
+                if isinstance(known, str):
+                    out[path] = known
+                    break
+            parent_id = known
+    return out
+
+
+def _child_or_new(
+    session: Session,
+    project: Project,
+    tree: service.Tree,
+    parent_id: int | None,
+    prefix: tuple[str, ...],
+) -> int | str:
+    name = prefix[-1]
+    key = name_key(name)
+    match = next((c for c in tree.children.get(parent_id, []) if name_key(c.name) == key), None)
+    if match is not None:
+        return match.id
+    try:
+        new = CategoryCreate(name=name, parent_id=parent_id)
+    except ValidationError as exc:
+        return f"the folder {'/'.join(prefix)!r} cannot be a category: {exc.errors()[0]['msg']}"
+    try:
+        category = service.create_category(session, project, new).category
+    except InvalidInput as exc:  # deeper than the tree allows
+        return f"the folder {'/'.join(prefix)!r} cannot be a category: {exc}"
+    tree.by_id[category.id] = category
+    tree.children.setdefault(parent_id, []).append(category)
+    return category.id

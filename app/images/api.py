@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from app.auth.deps import ApiUser
+from app.db import SessionDep
+from app.images import duplicates, jobs, service, uploads
+from app.images.models import Image, ImageStatus, ImportBatch
+from app.images.schemas import (
+    Duplicate,
+    DuplicateGroup,
+    DuplicateGroupPage,
+    FileError,
+    ImageOut,
+    ImagePage,
+    Imported,
+    ImportJobDetail,
+    ImportJobOut,
+    KeepOne,
+    KeepResult,
+    UploadResult,
+)
+from app.images.storage import ImageStore
+from app.projects import service as projects
+from app.settings_dep import SettingsDep
+from app.validation import Id
+
+router = APIRouter(tags=["images"])
+# The upload route takes bodies up to CURATOR_MAX_UPLOAD_BYTES (app.web.middleware).
+UPLOAD_PATHS = re.compile(r"^/api/v1/projects/[0-9]+/images$")
+MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
+        "bmp": "image/bmp", "tiff": "image/tiff"}  # fmt: skip
+# Content never changes under an image id: browsers may keep it for good.
+IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
+
+
+def image_out(image: Image) -> ImageOut:
+    return ImageOut.model_validate(
+        {
+            **{k: getattr(image, k) for k in ImageOut.model_fields if hasattr(image, k)},
+            "file_url": f"/api/v1/images/{image.id}/file",
+            "thumbnail_url": f"/api/v1/images/{image.id}/thumbnail",
+        }
+    )
+
+
+def job_detail(session: SessionDep, batch: ImportBatch) -> ImportJobDetail:
+    issues = service.batch_issues(session, batch.id)
+    return ImportJobDetail.model_validate(
+        {
+            **ImportJobOut.model_validate(batch).model_dump(),
+            "duplicate_files": [
+                Duplicate(filename=i.filename, duplicate_of=i.duplicate_of_id)
+                for i in issues
+                if i.duplicate_of_id is not None
+            ],
+            "error_files": [
+                FileError(filename=i.filename, error=i.error) for i in issues if i.error is not None
+            ],
+        }
+    )
+
+
+@router.post(
+    "/projects/{project_id}/images",
+    response_model=UploadResult,
+    responses={202: {"model": UploadResult, "description": "Queued as a background job."}},
+)
+def upload_images(
+    project_id: Id,
+    files: Annotated[list[UploadFile], File(description="Images, or zips of images.")],
+    session: SessionDep,
+    user: ApiUser,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+    labels_from_folders: Annotated[
+        bool, Form(description="Label zipped files by their folders (ImageFolder layout).")
+    ] = False,
+    mode: Annotated[
+        Literal["auto", "sync", "background"],
+        Query(
+            description="auto: a background job when there are more files than "
+            "CURATOR_SYNC_IMPORT_MAX_FILES."
+        ),
+    ] = "auto",
+) -> UploadResult:
+    project = projects.get_managed_project(session, user, project_id)
+    items = [uploads.Upload(f.filename or "upload", f.file) for f in files]
+    background = mode == "background" or (
+        mode == "auto" and uploads.count_files(items) > settings.sync_import_max_files
+    )
+    if background:
+        batch = uploads.start_job(
+            session,
+            settings,
+            request.app.state.celery,
+            project,
+            user.id,
+            items,
+            labels_from_folders=labels_from_folders,
+        )
+        response.status_code = 202
+        return UploadResult(
+            imported=[],
+            duplicates=[],
+            errors=[],
+            batch_id=batch.id,
+            job=ImportJobOut.model_validate(batch),
+        )
+    batch, summary = uploads.import_now(
+        session, settings, project, user.id, items, labels_from_folders=labels_from_folders
+    )
+    return UploadResult(
+        imported=[Imported(id=i, filename=n) for i, n in summary.imported],
+        duplicates=[Duplicate(filename=n, duplicate_of=i) for n, i in summary.duplicates],
+        errors=[FileError(filename=n, error=e) for n, e in summary.errors],
+        batch_id=batch.id,
+    )
+
+
+@router.get("/projects/{project_id}/images", response_model=ImagePage)
+def list_images(
+    project_id: Id,
+    session: SessionDep,
+    user: ApiUser,
+    status: ImageStatus | None = None,
+    category_id: Id | None = None,
+    batch_id: Id | None = None,
+    group_id: Id | None = None,
+    duplicates_only: bool = False,
+    sort: service.Sort = "newest",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ImagePage:
+    project = projects.get_project(session, user, project_id)
+    f = service.ImageFilter(status, category_id, batch_id, group_id, duplicates_only)
+    images, total = service.list_images(session, project, f, sort=sort, limit=limit, offset=offset)
+    return ImagePage(items=[image_out(i) for i in images], total=total, limit=limit, offset=offset)
+
+
+@router.get("/images/{image_id}", response_model=ImageOut)
+def get_image(image_id: Id, session: SessionDep, user: ApiUser) -> ImageOut:
+    return image_out(service.get_image(session, user, image_id)[1])
+
+
+@router.get(
+    "/images/{image_id}/file",
+    response_class=FileResponse,
+    responses={200: {"description": "The original bytes, as uploaded."}},
+)
+def image_file(
+    image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> FileResponse:
+    image = service.get_image(session, user, image_id)[1]
+    path = ImageStore(settings.data_dir).original_path(image.sha256)
+    return FileResponse(path, media_type=MIME[image.format], headers=IMMUTABLE)
+
+
+@router.get(
+    "/images/{image_id}/thumbnail",
+    response_class=FileResponse,
+    responses={200: {"description": "A JPEG (or WebP with transparency), at most 256 px."}},
+)
+def image_thumbnail(
+    image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> FileResponse:
+    image = service.get_image(session, user, image_id)[1]
+    path = ImageStore(settings.data_dir).thumbnail_path(image.sha256, image.thumbnail_mime)
+    return FileResponse(path, media_type=image.thumbnail_mime, headers=IMMUTABLE)
+
+
+@router.get("/projects/{project_id}/imports", response_model=list[ImportJobOut])
+def list_imports(
+    project_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> list[ImportBatch]:
+    project = projects.get_project(session, user, project_id)
+    jobs.reap_stale(session, settings.job_stale_after)
+    return service.list_batches(session, project.id, limit=100)
+
+
+@router.get("/imports/{batch_id}", response_model=ImportJobDetail)
+def get_import(
+    batch_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> ImportJobDetail:
+    jobs.reap_stale(session, settings.job_stale_after)
+    batch = service.get_batch(session, user, batch_id)[1]
+    session.refresh(batch)
+    return job_detail(session, batch)
+
+
+@router.get("/projects/{project_id}/duplicate-groups", response_model=DuplicateGroupPage)
+def list_duplicate_groups(
+    project_id: Id,
+    session: SessionDep,
+    user: ApiUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> DuplicateGroupPage:
+    project = projects.get_project(session, user, project_id)
+    groups = duplicates.list_groups(session, project.id, limit, offset)
+    return DuplicateGroupPage(
+        items=[
+            DuplicateGroup(id=g[0].dup_group_id or 0, images=[image_out(i) for i in g])
+            for g in groups
+        ],
+        total=duplicates.count_groups(session, project.id),
+    )
+
+
+@router.post("/projects/{project_id}/duplicate-groups/{group_id}/keep", response_model=KeepResult)
+def keep_duplicate(
+    project_id: Id, group_id: Id, body: KeepOne, session: SessionDep, user: ApiUser
+) -> KeepResult:
+    project = projects.get_project(session, user, project_id)
+    image = duplicates.image_in_group(session, project, group_id, body.image_id)
+    return KeepResult(kept=image.id, rejected=duplicates.keep_one(session, image, user.id))

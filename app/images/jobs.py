@@ -1,0 +1,207 @@
+"""Background imports on the ``ingest`` queue: plan, then chunks, then finish.
+
+``plan`` expands the staged upload (zips included) into one file per entry, creates
+the folder categories, and queues one ``chunk`` task per ``CHUNK`` files, so every
+worker process on the queue shares the job. Each chunk records its files and adds to
+the job's counters; the chunk that completes the count finishes the job (near-duplicate
+grouping, status, staging removed). Every step is safe to run twice: stored content is
+addressed by hash and rows are inserted only once per project and hash.
+
+A job whose worker died is found by its stale heartbeat (``reap_stale``) and marked
+failed; running the import again skips what is already in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import utcnow
+from app.images import duplicates
+from app.images.ingest import (
+    Entry,
+    Failed,
+    LabelPath,
+    Limits,
+    Outcome,
+    expand,
+    folder_label,
+    prepare,
+)
+from app.images.models import BatchStatus, Image, ImportBatch
+from app.images.recorder import Recorder
+from app.images.storage import ImageStore
+from app.images.uploads import add_categories, finish, staging_dir
+from app.projects.models import Project
+
+CHUNK_TASK = "curator.images.chunk"
+CHUNK = 48  # files per chunk task: small enough to spread, large enough to amortise
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    send_chunk: Callable[[int, int, int], None]  # (batch id, start, stop)
+
+
+def _plan_path(settings: Settings, batch_id: int) -> Path:
+    return staging_dir(settings, batch_id) / "plan.json"
+
+
+def plan(ctx: JobContext, batch_id: int) -> None:
+    with ctx.sessions() as session:
+        batch = session.get(ImportBatch, batch_id)
+        if batch is None or batch.status is not BatchStatus.queued:
+            return  # gone, or already planned by an earlier delivery of this task
+        batch.status = BatchStatus.running
+        batch.heartbeat_at = utcnow()
+        session.commit()
+        try:
+            items = _expand_staged(ctx, session, batch)
+        except Exception as exc:
+            session.rollback()
+            fail(ctx, batch_id, f"The import could not start: {exc}")
+            raise
+        session.commit()
+    if not items:
+        _finish_if_done(ctx, batch_id)
+    for start in range(0, items, CHUNK):
+        ctx.send_chunk(batch_id, start, min(start + CHUNK, items))
+
+
+def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int:
+    """Write each entry of the upload to its own staged file; returns how many."""
+    folder = staging_dir(ctx.settings, batch.id)
+    names: list[str] = json.loads((folder / "uploads.json").read_text())
+    limits = Limits.from_settings(ctx.settings)
+    project = session.get_one(Project, batch.project_id)
+    recorder = Recorder(session, batch, batch.created_by_id)
+    categories: dict[LabelPath, int | str] = {}
+    plan_items: list[tuple[str, str]] = []
+    failed: list[tuple[Outcome, LabelPath | None]] = []
+    for n, name in enumerate(names):
+        with (folder / f"upload-{n}").open("rb") as upload:
+            for entry in expand(name, upload, limits):
+                if isinstance(entry, Failed):
+                    failed.append((entry, None))
+                    continue
+                staged = f"item-{len(plan_items)}"
+                (folder / staged).write_bytes(entry.data)
+                plan_items.append((staged, entry.name))
+        (folder / f"upload-{n}").unlink()  # its entries are staged; free the space
+    if batch.labels_from_folders:
+        add_categories(session, project, categories, [name for _, name in plan_items])
+    recorder.record(failed)
+    batch.total = len(plan_items) + len(failed)
+    _plan_path(ctx.settings, batch.id).write_text(
+        json.dumps(
+            {"items": plan_items, "categories": [[list(k), v] for k, v in categories.items()]}
+        )
+    )
+    return len(plan_items)
+
+
+def chunk(ctx: JobContext, batch_id: int, start: int, stop: int) -> None:
+    with ctx.sessions() as session:
+        batch = session.get(ImportBatch, batch_id)
+        if batch is None or batch.status is not BatchStatus.running:
+            return
+        folder = staging_dir(ctx.settings, batch_id)
+        planned = json.loads(_plan_path(ctx.settings, batch_id).read_text())
+        categories = {tuple(k): v for k, v in planned["categories"]}
+        entries = [
+            Entry(name, (folder / staged).read_bytes())
+            for staged, name in planned["items"][start:stop]
+        ]
+        limits = Limits.from_settings(ctx.settings)
+        store = ImageStore(ctx.settings.data_dir)
+        hashes = [hashlib.sha256(e.data).hexdigest() for e in entries]
+        known = set(
+            session.scalars(
+                select(Image.sha256).where(
+                    Image.project_id == batch.project_id, Image.sha256.in_(hashes)
+                )
+            )
+        )
+        wanted = batch.labels_from_folders
+        outcomes: list[tuple[Outcome, LabelPath | None]] = [
+            (
+                prepare(e.name, e.data, store, limits.decode, known),
+                folder_label(e.name) if wanted else None,
+            )
+            for e in entries
+        ]
+        Recorder(session, batch, batch.created_by_id, categories).record(outcomes)
+        session.commit()
+    _finish_if_done(ctx, batch_id)
+
+
+def _finish_if_done(ctx: JobContext, batch_id: int) -> None:
+    with ctx.sessions() as session:
+        # The row lock (PostgreSQL) or the write lock (SQLite) makes exactly one chunk
+        # see the last count and finish.
+        batch = session.scalars(
+            select(ImportBatch).where(ImportBatch.id == batch_id).with_for_update()
+        ).one_or_none()
+        if batch is None or batch.status is not BatchStatus.running:
+            return
+        if batch.total is None or batch.processed < batch.total:
+            return
+        duplicates.group_new_images(session, batch.project_id, ctx.settings.near_duplicate_distance)
+        finish(session, batch)
+        session.commit()
+    shutil.rmtree(staging_dir(ctx.settings, batch_id), ignore_errors=True)
+
+
+def fail(ctx: JobContext, batch_id: int, error: str) -> None:
+    with ctx.sessions() as session:
+        session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id, ImportBatch.status.in_(_ACTIVE))
+            .values(status=BatchStatus.failed, error=error[:2000], finished_at=utcnow())
+        )
+        session.commit()
+    shutil.rmtree(staging_dir(ctx.settings, batch_id), ignore_errors=True)
+
+
+_ACTIVE = (BatchStatus.queued, BatchStatus.running)
+
+
+def describe(exc: BaseException) -> str:
+    """A readable one-line error for the job's page; the traceback goes to the log."""
+    log.error("import job failed:\n%s", "".join(traceback.format_exception(exc)))
+    return f"{type(exc).__name__}: {exc}"
+
+
+def reap_stale(session: Session, stale_after: int) -> int:
+    """Mark running jobs whose worker stopped sending heartbeats as failed."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    result = session.execute(
+        update(ImportBatch)
+        .where(
+            ImportBatch.status == BatchStatus.running,
+            ImportBatch.source == "job",
+            ImportBatch.heartbeat_at < cutoff,
+        )
+        .values(
+            status=BatchStatus.failed,
+            error="The worker running this import stopped responding. Import the same files "
+            "again: what is already in is skipped.",
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from app.images.models import BatchStatus, ImageStatus
+from app.validation import Id
+
+
+class ImageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    width: int
+    height: int
+    status: ImageStatus
+    category_id: int | None
+    format: str
+    size_bytes: int
+    sha256: str
+    phash: str
+    batch_id: int | None
+    dup_group_id: int | None
+    created_at: datetime
+    file_url: str
+    thumbnail_url: str
+
+
+class ImagePage(BaseModel):
+    items: list[ImageOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class Imported(BaseModel):
+    id: int
+    filename: str
+
+
+class Duplicate(BaseModel):
+    filename: str
+    duplicate_of: int
+
+
+class FileError(BaseModel):
+    filename: str
+    error: str
+
+
+class ImportJobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    source: str
+    name: str
+    status: BatchStatus
+    labels_from_folders: bool
+    total: int | None
+    processed: int
+    imported: int
+    duplicates: int
+    errors: int
+    labeled: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class UploadResult(BaseModel):
+    """The upload's summary; when it runs as a background job, ``job`` says where to look."""
+
+    imported: list[Imported]
+    duplicates: list[Duplicate]
+    errors: list[FileError]
+    batch_id: int
+    job: ImportJobOut | None = None
+
+
+class ImportJobDetail(ImportJobOut):
+    duplicate_files: list[Duplicate]
+    error_files: list[FileError]
+
+
+class DuplicateGroup(BaseModel):
+    id: int
+    images: list[ImageOut]
+
+
+class DuplicateGroupPage(BaseModel):
+    items: list[DuplicateGroup]
+    total: int
+
+
+class KeepOne(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: Id
+
+
+class KeepResult(BaseModel):
+    kept: int
+    rejected: int

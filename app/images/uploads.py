@@ -1,0 +1,185 @@
+"""Imports that start from uploaded files: answered at once, or handed to a background job.
+
+Small uploads are imported inside the request and answer with their summary. Larger
+ones (more files than ``sync_import_max_files``, counting the entries of zips) are
+copied to a staging folder in the data dir and imported by the ``ingest`` queue's
+workers (app.images.jobs); the request returns at once with the job's row.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from celery import Celery
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import utcnow
+from app.errors import Conflict
+from app.images import duplicates
+from app.images.archive import is_zip
+from app.images.ingest import Failed, LabelPath, Limits, Outcome, expand, folder_label, prepare
+from app.images.models import BatchStatus, Image, ImportBatch
+from app.images.recorder import Recorder, Summary
+from app.images.storage import ImageStore
+from app.projects.models import Project
+from app.tasks import enqueue_after_commit
+from app.taxonomy.transfer import ensure_paths
+
+PLAN_TASK = "curator.images.plan"
+_GROUP = 64  # files recorded per flush: bounds the memory a zip's entries can take
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    file: BinaryIO  # seekable
+
+
+def staging_dir(settings: Settings, batch_id: int) -> Path:
+    return settings.data_dir.resolve() / "staging" / str(batch_id)
+
+
+def count_files(uploads: Sequence[Upload]) -> int:
+    """Files in the upload, counting each entry of a zip, read from its directory only."""
+    total = 0
+    for upload in uploads:
+        head = upload.file.read(4)
+        upload.file.seek(0)
+        if not is_zip(head):
+            total += 1
+            continue
+        try:
+            with zipfile.ZipFile(upload.file) as archive:
+                total += len(archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            total += 1  # a corrupt zip: one error, reported by the import
+        upload.file.seek(0)
+    return total
+
+
+def batch_name(uploads: Sequence[Upload]) -> str:
+    first = uploads[0].filename if uploads else "upload"
+    more = f" and {len(uploads) - 1} more" if len(uploads) > 1 else ""
+    return f"{first}{more}"[:300]
+
+
+def _check_open(project: Project) -> None:
+    if project.archived:
+        raise Conflict("The project is archived; restore it to import images.")
+
+
+def import_now(
+    session: Session,
+    settings: Settings,
+    project: Project,
+    user_id: int,
+    uploads: Sequence[Upload],
+    *,
+    labels_from_folders: bool = False,
+) -> tuple[ImportBatch, Summary]:
+    """Import in this transaction; one bad file never stops the others."""
+    _check_open(project)
+    batch = ImportBatch(
+        project_id=project.id,
+        created_by_id=user_id,
+        source="upload",
+        name=batch_name(uploads),
+        labels_from_folders=labels_from_folders,
+        status=BatchStatus.running,
+    )
+    session.add(batch)
+    session.flush()
+    store = ImageStore(settings.data_dir)
+    limits = Limits.from_settings(settings)
+    summary = Summary()
+    categories: dict[LabelPath, int | str] = {}
+    recorder = Recorder(session, batch, user_id, categories)
+    known = known_hashes(session, project.id)
+    entries = (e for u in uploads for e in expand(u.filename, u.file, limits))
+    # In groups, so that only one group of decoded files is held at a time.
+    while group := list(itertools.islice(entries, _GROUP)):
+        if labels_from_folders:
+            add_categories(session, project, categories, [e.name for e in group])
+        items: list[tuple[Outcome, LabelPath | None]] = []
+        for e in group:
+            if isinstance(e, Failed):
+                items.append((e, None))
+                continue
+            outcome = prepare(e.name, e.data, store, limits.decode, known)
+            items.append((outcome, folder_label(e.name) if labels_from_folders else None))
+        summary.extend(recorder.record(items))
+    duplicates.group_new_images(session, project.id, settings.near_duplicate_distance)
+    finish(session, batch)
+    return batch, summary
+
+
+def known_hashes(session: Session, project_id: int) -> set[str]:
+    """The project's content hashes: files with these are duplicates, never decoded."""
+    return set(session.scalars(select(Image.sha256).where(Image.project_id == project_id)))
+
+
+def add_categories(
+    session: Session, project: Project, categories: dict[LabelPath, int | str], names: list[str]
+) -> None:
+    """Resolve (creating where missing) the folder categories of these files not yet seen."""
+    paths = {p for name in names if (p := folder_label(name)) and p not in categories}
+    if paths:
+        categories.update(ensure_paths(session, project, paths))
+
+
+def finish(session: Session, batch: ImportBatch) -> None:
+    session.refresh(batch)  # the recorder's counters are SQL increments
+    batch.status = BatchStatus.succeeded
+    batch.total = batch.processed
+    batch.finished_at = utcnow()
+    session.flush()
+
+
+def start_job(
+    session: Session,
+    settings: Settings,
+    celery: Celery,
+    project: Project,
+    user_id: int,
+    uploads: Sequence[Upload],
+    *,
+    labels_from_folders: bool = False,
+) -> ImportBatch:
+    """Stage the upload in the data dir and queue its import; returns the job's row."""
+    _check_open(project)
+    batch = ImportBatch(
+        project_id=project.id,
+        created_by_id=user_id,
+        source="job",
+        name=batch_name(uploads),
+        labels_from_folders=labels_from_folders,
+        status=BatchStatus.queued,
+    )
+    session.add(batch)
+    session.flush()
+    folder = staging_dir(settings, batch.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    try:
+        for n, upload in enumerate(uploads):
+            # Staged under a number: the user's filename never becomes a path.
+            with (folder / f"upload-{n}").open("wb") as out:
+                shutil.copyfileobj(upload.file, out, 2**20)
+            names.append(upload.filename)
+        (folder / "uploads.json").write_text(json.dumps(names))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    batch.task_id = enqueue_after_commit(
+        session, celery, PLAN_TASK, queue="ingest", args=[batch.id]
+    )
+    return batch
