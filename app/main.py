@@ -18,7 +18,7 @@ from app.openapi import install_openapi
 from app.pages import pages_router
 from app.paths import STATIC_DIR
 from app.web.errors import install_error_handlers
-from app.web.middleware import SecurityHeadersMiddleware, UploadBodyLimitMiddleware
+from app.web.middleware import SecurityHeadersMiddleware, BodyLimitMiddleware
 
 SESSION_COOKIE = "curator_session"
 
@@ -41,7 +41,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
         lifespan=lifespan,
-        max_body_size=settings.max_request_bytes,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -59,7 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
-        UploadBodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes, paths=UPLOAD_PATHS
+        BodyLimitMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        uploads=UPLOAD_PATHS,
     )
     install_error_handlers(app)
     install_openapi(app)

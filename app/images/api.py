@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 
 from app.auth.deps import ApiUser
 from app.db import SessionDep
-from app.images import duplicates, jobs, service, uploads
+from app.images import duplicates, jobs, labels_csv, service, uploads
 from app.images.models import Image, ImageStatus, ImportBatch
 from app.images.schemas import (
     Duplicate,
@@ -22,6 +22,8 @@ from app.images.schemas import (
     ImportJobOut,
     KeepOne,
     KeepResult,
+    LabelsCsvResult,
+    LineError,
     UploadResult,
 )
 from app.images.storage import ImageStore
@@ -31,7 +33,7 @@ from app.validation import Id
 
 router = APIRouter(tags=["images"])
 # The upload route takes bodies up to CURATOR_MAX_UPLOAD_BYTES (app.web.middleware).
-UPLOAD_PATHS = re.compile(r"^/api/v1/projects/[0-9]+/images$")
+UPLOAD_PATHS = re.compile(r"^/api/v1/projects/[0-9]+/(images|labels-csv)$")
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
         "bmp": "image/bmp", "tiff": "image/tiff"}  # fmt: skip
 # Content never changes under an image id: browsers may keep it for good.
@@ -219,3 +221,22 @@ def keep_duplicate(
     project = projects.get_project(session, user, project_id)
     image = duplicates.image_in_group(session, project, group_id, body.image_id)
     return KeepResult(kept=image.id, rejected=duplicates.keep_one(session, image, user.id))
+
+
+@router.post("/projects/{project_id}/labels-csv", response_model=LabelsCsvResult)
+def upload_labels_csv(
+    project_id: Id,
+    file: Annotated[UploadFile, File(description="CSV rows: filename,category_path")],
+    session: SessionDep,
+    user: ApiUser,
+) -> LabelsCsvResult:
+    """Label images already imported; categories are created from the paths."""
+    project = projects.get_managed_project(session, user, project_id)
+    # One byte over the limit is enough for apply() to refuse it.
+    data = file.file.read(labels_csv.MAX_BYTES + 1)
+    result = labels_csv.apply(session, project, user.id, data)
+    return LabelsCsvResult(
+        applied=result.applied,
+        unchanged=result.unchanged,
+        errors=[LineError(line=n, error=e) for n, e in result.errors],
+    )

@@ -2,7 +2,110 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
 
-def import_command() -> None:
-    """Import a folder of images (not written yet)."""
-    raise NotImplementedError
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def import_command(
+    project: Annotated[str, typer.Argument(help="The project's name or id.")],
+    directory: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, readable=True, help="Folder to import.")
+    ],
+    labels_from_folders: Annotated[
+        bool,
+        typer.Option(help="ImageFolder layout: DIR/<category>/<sub>/img.jpg labels each image."),
+    ] = False,
+    labels_csv: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Then apply labels from a CSV: "
+            "filename,category_path (filename as imported, relative to DIR).",
+        ),
+    ] = None,
+    user: Annotated[
+        str, typer.Option(help="Whose import (and imported labels) this is.")
+    ] = "admin",
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Decoding processes.")] = (
+        os.cpu_count() or 1
+    ),
+) -> None:
+    """Import a folder of images; run it again to resume: what is in is skipped."""
+    from app.auth.service import find_user
+    from app.cli import _migrate, _settings
+    from app.db import make_engine, make_sessionmaker
+    from app.errors import DomainError
+    from app.images import labels_csv as csv_labels
+    from app.images.folder_import import import_folder
+    from app.projects.service import find_project
+
+    settings = _settings()
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        with sessions() as session:
+            target = find_project(session, project)
+            if target.archived:
+                raise DomainError(f"The project {target.name!r} is archived; restore it first.")
+            importer = find_user(session, user)
+            if importer is None:
+                raise DomainError(f"No user {user!r}; name one with --user.")
+        progress = Progress(
+            TextColumn("[bold]Importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        with progress:
+            task = progress.add_task("import", total=None)
+            batch, summary = import_folder(
+                sessions,
+                settings,
+                target.id,
+                importer.id,
+                directory.resolve(),
+                labels_from_folders=labels_from_folders,
+                workers=workers,
+                on_start=lambda total: progress.update(task, total=total),
+                on_progress=lambda done: progress.advance(task, done),
+            )
+        console.print(
+            f"Import #{batch.id} into [bold]{target.name}[/]: {len(summary.imported)} imported, "
+            f"{len(summary.duplicates)} already in (skipped), {len(summary.errors)} errors, "
+            f"{summary.labeled} labeled."
+        )
+        for name, error in summary.errors[:20]:
+            err_console.print(f"  [red]{name}[/]: {error}")
+        if len(summary.errors) > 20:
+            err_console.print(
+                f"  ... and {len(summary.errors) - 20} more (see import #{batch.id})."
+            )
+        if labels_csv is not None:
+            with sessions() as session, session.begin():
+                result = csv_labels.apply(
+                    session, session.get_one(type(target), target.id), importer.id,
+                    labels_csv.read_bytes(),
+                )  # fmt: skip
+            console.print(
+                f"Labels from {labels_csv.name}: {result.applied} applied, "
+                f"{result.unchanged} unchanged, {len(result.errors)} errors."
+            )
+            for line, error in result.errors[:20]:
+                err_console.print(f"  [red]line {line}[/]: {error}")
+    except DomainError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()

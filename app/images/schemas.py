@@ -104,3 +104,14 @@ class KeepOne(BaseModel):
 class KeepResult(BaseModel):
     kept: int
     rejected: int
+
+
+class LineError(BaseModel):
+    line: int
+    error: str
+
+
+class LabelsCsvResult(BaseModel):
+    applied: int
+    unchanged: int
+    errors: list[LineError]

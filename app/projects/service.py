@@ -150,3 +150,12 @@ def remove_member(session: Session, project: Project, user_id: int) -> None:
     session.execute(
         delete(Membership).where(Membership.project_id == project.id, Membership.user_id == user_id)
     )
+
+
+def find_project(session: Session, ref: str) -> Project:
+    """A project by id or by name (as the CLI takes it); the id wins for a numeric name."""
+    project = session.get(Project, int(ref)) if ref.isdigit() and len(ref) < 10 else None
+    project = project or session.scalar(select(Project).where(Project.name_key == name_key(ref)))
+    if project is None:
+        raise NotFound(f"No project with id or name {ref!r}.")
+    return project

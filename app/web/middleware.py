@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -35,25 +36,39 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-class UploadBodyLimitMiddleware:
-    """Raises the request body limit to ``max_upload_bytes`` for the upload routes only.
+class BodyLimitMiddleware:
+    """Request body limits: ``max_request_bytes`` for forms and JSON, more for uploads.
 
-    FastAPI's app-wide limit (``max_request_bytes``) guards every form and JSON body; a
-    Starlette body limiter nested inside it takes over the byte count, so uploads get
-    their own, larger limit without lifting it for anything else.
+    A body whose Content-Length is over the limit is refused before a byte is read, in
+    the API's error shape. A body without a length is counted as it streams by
+    Starlette's limiter, whose 413 goes through the app's error handlers.
     """
 
-    def __init__(self, app: ASGIApp, max_upload_bytes: int, paths: re.Pattern[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, max_request_bytes: int, max_upload_bytes: int, uploads: re.Pattern[str]
+    ) -> None:
+        self.uploads = uploads
+        self.limits = (max_request_bytes, max_upload_bytes)
+        self.limited = (
+            RequestBodyLimitMiddleware(app, max_request_bytes),
+            RequestBodyLimitMiddleware(app, max_upload_bytes),
+        )
         self.app = app
-        self.paths = paths
-        self.limited = RequestBodyLimitMiddleware(app, max_upload_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and self.paths.match(scope["path"])
-        ):
-            await self.limited(scope, receive, send)
-        else:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        upload = scope["method"] == "POST" and bool(self.uploads.match(scope["path"]))
+        limit = self.limits[upload]
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            setting = "CURATOR_MAX_UPLOAD_BYTES" if upload else "CURATOR_MAX_REQUEST_BYTES"
+            detail = f"The request body is over the {_size(limit)} limit ({setting})."
+            await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return
+        await self.limited[upload](scope, receive, send)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MiB" if n >= 2**20 else f"{n / 2**10:g} KiB"

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.auth.models import Role, User
 from tests.conftest import ClientFor, UserFactory, csrf_from
+from tests.images.corpus import jpeg
 from tests.support.routes import UNSAFE, all_routes, fill
 
 PUBLIC = {
@@ -30,6 +31,8 @@ STATE_CHANGING = {
     ("PATCH", "/api/v1/categories/{category_id}"): "project manager",
     ("DELETE", "/api/v1/categories/{category_id}"): "project manager",
     ("POST", "/api/v1/projects/{project_id}/taxonomy"): "project manager",
+    ("POST", "/api/v1/projects/{project_id}/images"): "project manager",
+    ("POST", "/api/v1/projects/{project_id}/labels-csv"): "project manager",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/projects"): "admin or manager",
@@ -42,6 +45,11 @@ STATE_CHANGING = {
     ("POST", "/projects/{project_id}/taxonomy/{category_id}/delete"): "project manager",
 }
 ANY_USER = {("POST", "/logout")}
+# Labeling work: every member may, so the wrong standing is an outsider, who gets 404.
+PROJECT_MEMBER = {
+    ("POST", "/api/v1/projects/{project_id}/duplicate-groups/{group_id}/keep"),
+    ("POST", "/projects/{project_id}/duplicates/{group_id}/keep"),
+}
 
 VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/v1/users"): {"username": "intruder", "password": "long-enough", "role": "admin"},
@@ -52,6 +60,12 @@ VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("POST", "/api/v1/projects/{project_id}/categories"): {"name": "sneaky"},
     ("PATCH", "/api/v1/categories/{category_id}"): {"name": "renamed"},
     ("POST", "/api/v1/projects/{project_id}/taxonomy"): {"text": "sneaky"},
+    ("POST", "/api/v1/projects/{project_id}/duplicate-groups/{group_id}/keep"): {"image_id": 1},
+}
+# Multipart routes: a valid upload, so only the standing can be what refuses it.
+VALID_FILES: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {
+    ("POST", "/api/v1/projects/{project_id}/images"): {"files": ("x.jpg", jpeg(seed=1))},
+    ("POST", "/api/v1/projects/{project_id}/labels-csv"): {"file": ("l.csv", b"x.jpg,glass\n")},
 }
 VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/admin/users"): {"username": "intruder", "password": "long-enough", "role": "admin"},
@@ -99,7 +113,8 @@ def test_public_routes_answer_anonymous_callers(client: TestClient) -> None:
 
 def test_every_state_changing_route_is_in_the_role_table(app: FastAPI) -> None:
     unsafe = {(m, p) for m, p in all_routes(app) if m in UNSAFE}
-    assert unsafe == set(STATE_CHANGING) | ANY_USER | {r for r in PUBLIC if r[0] in UNSAFE}
+    public = {r for r in PUBLIC if r[0] in UNSAFE}
+    assert unsafe == set(STATE_CHANGING) | ANY_USER | PROJECT_MEMBER | public
 
 
 def test_every_page_form_needs_the_csrf_token(
@@ -150,10 +165,29 @@ def test_wrong_role_is_refused_on_every_state_changing_api_route(
             .replace("{user_id}", str(admin.id))
             .replace("{category_id}", "1")
         )
-        resp = api.request(method, url, json=VALID_BODIES.get((method, path)))
+        if (method, path) in VALID_FILES:
+            resp = api.request(method, url, files=VALID_FILES[(method, path)])
+        else:
+            resp = api.request(method, url, json=VALID_BODIES.get((method, path)))
         assert resp.status_code == 403, (method, path, needed, resp.text)
     projects = api_as(admin).get("/api/v1/projects").json()
     assert [p["name"] for p in projects] == ["P1"]
+    assert api_as(admin).get("/api/v1/projects/1/images").json()["total"] == 0
+
+
+def test_outsiders_get_404_on_every_member_route(
+    api_as: ClientFor, browser_as: ClientFor, plain_member: User, make_user: UserFactory
+) -> None:
+    otto = make_user(Role.labeler, "otto")
+    api, page = api_as(otto), browser_as(otto)
+    token = csrf_from(page, "/projects")
+    for method, path in PROJECT_MEMBER:
+        url = fill(path)
+        if path.startswith("/api/"):
+            resp = api.request(method, url, json=VALID_BODIES.get((method, path)))
+        else:
+            resp = page.request(method, url, data={"csrf_token": token, "image_id": "1"})
+        assert resp.status_code == 404, (method, path, resp.text)
 
 
 def test_wrong_role_is_refused_on_every_state_changing_page(

@@ -1,0 +1,135 @@
+"""Import a folder on the server's disk: the engine of ``curator import``.
+
+Files are read, hashed, decoded and stored by a pool of processes (the CPU part,
+``ingest.prepare``); this process writes the rows in groups and commits each group, so
+an interrupted import keeps what it did and a second run skips it (by content hash,
+before decoding).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.images import duplicates
+from app.images.decode import too_large
+from app.images.ingest import Failed, LabelPath, Limits, Outcome, folder_label, prepare
+from app.images.models import BatchStatus, ImportBatch
+from app.images.recorder import Recorder, Summary
+from app.images.storage import ImageStore
+from app.images.uploads import add_categories, finish, known_hashes
+from app.projects.models import Project
+
+GROUP = 64  # rows per commit: progress survives an interruption, commits stay cheap
+
+
+@dataclass(frozen=True)
+class _Job:
+    store: ImageStore
+    limits: Limits
+    known: frozenset[str]
+
+
+_job: _Job | None = None  # set in each pool process by _init
+
+
+def _init(job: _Job) -> None:
+    global _job
+    _job = job
+
+
+def _prepare_path(item: tuple[str, str]) -> Outcome:
+    path, name = item
+    if _job is None:  # pragma: no cover - _init always runs first
+        raise RuntimeError("worker not initialised")
+    try:
+        size = os.path.getsize(path)
+        if size > _job.limits.decode.max_bytes:
+            return Failed(name, too_large(size, _job.limits.decode.max_bytes))
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Failed(name, f"cannot be read: {exc.strerror or exc}")
+    return prepare(name, data, _job.store, _job.limits.decode, _job.known)
+
+
+def scan(directory: Path) -> list[tuple[str, str]]:
+    """Every file under ``directory`` as (path, name relative to it), in a stable order.
+
+    Hidden files and folders are skipped, and symlinked folders are not followed (they
+    can loop).
+    """
+    found: list[tuple[str, str]] = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            found.append((str(path), path.relative_to(directory).as_posix()))
+    return found
+
+
+def _outcomes(items: list[tuple[str, str]], job: _Job, workers: int) -> Iterator[Outcome]:
+    if workers <= 1:
+        _init(job)
+        yield from map(_prepare_path, items)
+        return
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(job,)) as pool:
+        yield from pool.map(_prepare_path, items, chunksize=8)
+
+
+def import_folder(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    project_id: int,
+    user_id: int | None,
+    directory: Path,
+    *,
+    labels_from_folders: bool = False,
+    workers: int = 1,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_progress: Callable[[int], None] = lambda done: None,
+) -> tuple[ImportBatch, Summary]:
+    items = scan(directory)
+    on_start(len(items))
+    with sessions() as session:
+        project = session.get_one(Project, project_id)
+        batch = ImportBatch(
+            project_id=project_id,
+            created_by_id=user_id,
+            source="cli",
+            name=str(directory)[:300],
+            labels_from_folders=labels_from_folders,
+            status=BatchStatus.running,
+            total=len(items),
+        )
+        session.add(batch)
+        categories: dict[LabelPath, int | str] = {}
+        if labels_from_folders:
+            add_categories(session, project, categories, [name for _, name in items])
+        session.commit()
+        job = _Job(ImageStore(settings.data_dir), Limits.from_settings(settings),
+                   frozenset(known_hashes(session, project_id)))  # fmt: skip
+        recorder = Recorder(session, batch, user_id, categories)
+        summary = Summary()
+        group: list[tuple[Outcome, LabelPath | None]] = []
+        for outcome in _outcomes(items, job, workers):
+            label = folder_label(outcome.name) if labels_from_folders else None
+            group.append((outcome, label))
+            if len(group) == GROUP:
+                summary.extend(recorder.record(group))
+                session.commit()
+                on_progress(len(group))
+                group = []
+        summary.extend(recorder.record(group))
+        on_progress(len(group))
+        duplicates.group_new_images(session, project_id, settings.near_duplicate_distance)
+        finish(session, batch)
+        session.commit()
+        return batch, summary
