@@ -35,7 +35,7 @@ def allocate(n: int, ratios: Ratios) -> tuple[int, int, int]:
     """How many of ``n`` images go to train, val and test."""
     exact = [n * r for r in ratios]
     counts = [int(x) for x in exact]
-    by_remainder = sorted(range(3), key=lambda i: (-(exact[i] - counts[i]), i))
+    by_remainder = sorted(range(3), key=lambda i: (-round(exact[i] - counts[i], 9), i))
     for i in by_remainder[: max(0, n - sum(counts))]:
         counts[i] += 1
     if n > 0 and ratios[0] > 0 and counts[0] == 0:
