@@ -1,0 +1,171 @@
+"""Image pages: the gallery, one image, near-duplicate groups, and imports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from app.auth.deps import PageUser
+from app.db import SessionDep
+from app.images import duplicates, jobs, service, views
+from app.images.models import ImportBatch
+from app.projects import service as projects
+from app.settings_dep import SettingsDep
+from app.validation import Id
+from app.web.flash import flash
+from app.web.templates import render
+
+router = APIRouter()
+
+FormStr = Annotated[str, Form(max_length=100)]
+Param = Annotated[str, Query(max_length=100)]
+RECENT_IMPORTS = 10
+
+
+@router.get("/projects/{project_id}/images")
+def gallery_page(
+    request: Request,
+    project_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    status: Param = "all",
+    category: Param = "",
+    batch: Param = "",
+    group: Param = "",
+    near: Param = "",
+    sort: Param = "newest",
+    page: Param = "1",
+) -> Response:
+    project = projects.get_project(session, user, project_id)
+    query = views.GalleryQuery.parse(status, category, batch, group, near, sort, page)
+    context = {
+        "project": project,
+        "query": query,
+        "view": views.gallery(session, project, query),
+        "statuses": views.STATUSES,
+        "sorts": views.SORTS,
+        "page_size": views.PAGE_SIZE,
+    }
+    return render(request, "images/gallery.html", context, user=user)
+
+
+@router.get("/images/{image_id}")
+def image_page(request: Request, image_id: Id, session: SessionDep, user: PageUser) -> Response:
+    project, image = service.get_image(session, user, image_id)
+    labels = views.labels_of(session, project)
+    batch = session.get(ImportBatch, image.batch_id) if image.batch_id else None
+    context = {
+        "project": project,
+        "image": image,
+        "label": labels.of(image),
+        "reason": views.rejection_reason(session, image),
+        "batch": batch,
+        "history": views.history(session, labels, image),
+    }
+    return render(request, "images/image.html", context, user=user)
+
+
+@router.get("/projects/{project_id}/duplicates")
+def duplicates_page(
+    request: Request, project_id: Id, session: SessionDep, user: PageUser, page: Param = "1"
+) -> Response:
+    project = projects.get_project(session, user, project_id)
+    number = views.parse_page(page)
+    context = {
+        "project": project,
+        "page": number,
+        "view": views.duplicate_groups(session, project, number),
+    }
+    return render(request, "images/duplicates.html", context, user=user)
+
+
+@router.post("/projects/{project_id}/duplicates/{group_id}/keep")
+def keep_one(
+    request: Request,
+    project_id: Id,
+    group_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    image_id: FormStr = "",
+    page: FormStr = "1",
+) -> Response:
+    # Any member may: rejecting near duplicates is labeling work, not project management.
+    project = projects.get_project(session, user, project_id)
+    wanted = views.parse_form_id("Image", image_id)
+    image = duplicates.image_in_group(session, project, group_id, wanted)
+    rejected = duplicates.keep_one(session, image, user.id)
+    flash(request, f"Kept image {image.id}; rejected {rejected} near duplicates.")
+    number = views.parse_page(page)
+    target = f"/projects/{project.id}/duplicates" + (f"?page={number}" if number > 1 else "")
+    return RedirectResponse(f"{target}#group-{group_id}", status_code=303)
+
+
+@router.get("/projects/{project_id}/images/_links")
+def image_links(request: Request, project_id: Id, session: SessionDep, user: PageUser) -> Response:
+    """The project page's Gallery and Duplicates links, with their counts."""
+    project = projects.get_project(session, user, project_id)
+    context = {
+        "project": project,
+        "total": sum(service.status_counts(session, project.id).values()),
+        "groups": duplicates.count_groups(session, project.id),
+    }
+    return render(request, "images/_links.html", context, user=user)
+
+
+def _imports(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    settings: SettingsDep,
+    project_id: int,
+    template: str,
+    limit: int,
+) -> Response:
+    project = projects.get_project(session, user, project_id)
+    jobs.reap_stale(session, settings.job_stale_after)
+    batches = service.list_batches(session, project.id, limit=limit)
+    context = {
+        "project": project,
+        "batches": batches,
+        "active": views.any_active(batches),
+        "limit": limit,
+    }
+    return render(request, template, context, user=user)
+
+
+@router.get("/projects/{project_id}/imports/_list")
+def imports_partial(
+    request: Request, project_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
+) -> Response:
+    return _imports(
+        request, session, user, settings, project_id, "images/_imports.html", RECENT_IMPORTS
+    )
+
+
+@router.get("/projects/{project_id}/imports")
+def imports_page(
+    request: Request, project_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
+) -> Response:
+    return _imports(request, session, user, settings, project_id, "images/imports.html", 100)
+
+
+@router.get("/imports/{batch_id}")
+def import_page(
+    request: Request, batch_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
+) -> Response:
+    jobs.reap_stale(session, settings.job_stale_after)
+    project, batch = service.get_batch(session, user, batch_id)
+    session.refresh(batch)
+    issues = service.batch_issues(session, batch.id)
+    context = {
+        "project": project,
+        "batch": batch,
+        "active": batch.status in views.ACTIVE,
+        "duplicates": [i for i in issues if i.duplicate_of_id is not None],
+        "errors": [i for i in issues if i.error is not None],
+        "issues_cut": len(issues) >= 1000,
+    }
+    return render(request, "images/import.html", context, user=user)
