@@ -93,7 +93,8 @@ def test_a_folder_with_bad_files_and_a_labels_csv(
     )
     assert result.returncode == 0, result.stderr
     assert "2 imported, 0 already in (skipped), 2 errors" in result.stdout
-    assert "notes.txt" in result.stderr and "empty.jpg" in result.stderr
+    assert "notes.txt" in result.stderr
+    assert "empty.jpg" in result.stderr
     assert "2 applied, 0 unchanged, 1 errors" in result.stdout
     assert "no image named 'nope.jpg'" in result.stderr
     assert count(db, Image) == 2

@@ -47,7 +47,8 @@ def test_images_and_a_zip_go_in_with_metadata_thumbnail_and_original(
         ],
     )
     assert sorted(i["filename"] for i in body["imported"]) == ["a/b.png", "c.gif", "cat.jpg"]  # type: ignore[attr-defined]
-    assert body["duplicates"] == [] and body["errors"] == []
+    assert body["duplicates"] == []
+    assert body["errors"] == []
     listing = api.get(f"/api/v1/projects/{pid}/images", params={"sort": "oldest"}).json()
     assert listing["total"] == 3
     first = listing["items"][0]
@@ -59,14 +60,16 @@ def test_images_and_a_zip_go_in_with_metadata_thumbnail_and_original(
     )
     assert first["category_id"] is None
     file = api.get(first["file_url"])
-    assert file.content == original and file.headers["content-type"] == "image/jpeg"
+    assert file.content == original
+    assert file.headers["content-type"] == "image/jpeg"
     thumb = api.get(first["thumbnail_url"])
     assert thumb.headers["content-type"] == "image/jpeg"
     assert max(PILImage.open(io.BytesIO(thumb.content)).size) == 256
     alpha = api.get(listing["items"][1]["thumbnail_url"])
     assert alpha.headers["content-type"] == "image/webp"  # transparency kept
     batch = db.get(Image, first["id"])
-    assert batch is not None and batch.batch_id == body["batch_id"]
+    assert batch is not None
+    assert batch.batch_id == body["batch_id"]
 
 
 def test_every_supported_format_is_imported(api_as: ClientFor, admin: User) -> None:
@@ -90,7 +93,9 @@ def test_every_supported_format_is_imported(api_as: ClientFor, admin: User) -> N
     assert sorted(i["filename"] for i in body["imported"]) == sorted(files)  # type: ignore[attr-defined]
     items = api.get(f"/api/v1/projects/{pid}/images", params={"limit": 50}).json()["items"]
     formats = {i["filename"]: i["format"] for i in items}
-    assert formats["e.tiff"] == "tiff" and formats["d.bmp"] == "bmp" and formats["b.webp"] == "webp"
+    assert formats["e.tiff"] == "tiff"
+    assert formats["d.bmp"] == "bmp"
+    assert formats["b.webp"] == "webp"
     for item in items:
         assert api.get(item["thumbnail_url"]).status_code == 200
 
@@ -193,7 +198,8 @@ def test_hostile_zips_refuse_entries_and_write_nothing_outside_the_data_dir(
     assert "unsafe path" in errors["../../escape.jpg"]
     assert "unsafe path" in errors["/etc/absolute.jpg"]
     assert "symbolic links" in errors["link.jpg"]
-    assert "nested archives" in errors["inner.zip"] and "nested archives" in errors["disguised.jpg"]
+    assert "nested archives" in errors["inner.zip"]
+    assert "nested archives" in errors["disguised.jpg"]
     assert "zip bomb" in errors["bomb.jpg"] or "limit" in errors["bomb.jpg"]
     assert "corrupt" in errors["corrupt.zip"]
     assert "UTF-8" in errors["names.zip"]
@@ -362,7 +368,8 @@ def test_labels_from_zip_folders_create_the_tree_and_imported_annotations(
     assert {(r.source, r.user_id) for r in rows} == {("imported", admin.id)}
     # Importing the same zip again adds neither images nor annotations.
     again = upload(api, pid, [file_part("set.zip", archive)], labels_from_folders="true")
-    assert again["imported"] == [] and len(again["duplicates"]) == 4  # type: ignore[arg-type]
+    assert again["imported"] == []
+    assert len(again["duplicates"]) == 4
     assert db.scalar(select(func.count()).select_from(Annotation)) == 3
 
 
@@ -411,7 +418,8 @@ def test_labels_csv_labels_imported_images(api_as: ClientFor, admin: User, db: S
     bad = api.post(
         f"/api/v1/projects/{pid}/labels-csv", files={"file": ("l.csv", b"\xff\xfe\x00bad")}
     )
-    assert bad.status_code == 422 and "UTF-8" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert "UTF-8" in bad.json()["detail"]
 
 
 def test_who_may_upload(api_as: ClientFor, admin: User, make_user: UserFactory) -> None:
@@ -432,7 +440,8 @@ def test_who_may_upload(api_as: ClientFor, admin: User, make_user: UserFactory) 
         assert api_as(outsider).get(f"/api/v1/images/{image_id}{path}").status_code == 404
     api.patch(f"/api/v1/projects/{pid}", json={"archived": True})
     archived = api.post(url, files=jpegs(1, start=5))
-    assert archived.status_code == 409 and "archived" in archived.json()["detail"]
+    assert archived.status_code == 409
+    assert "archived" in archived.json()["detail"]
 
 
 def test_listing_filters_sorts_and_pages(api_as: ClientFor, admin: User, db: Session) -> None:
@@ -449,7 +458,8 @@ def test_listing_filters_sorts_and_pages(api_as: ClientFor, admin: User, db: Ses
         "img80.jpg",
     ]
     page = api.get(url, params={"limit": 2, "offset": 1, "sort": "oldest"}).json()
-    assert [i["filename"] for i in page["items"]] == ["a.jpg", "b.jpg"] and page["total"] == 4
+    assert [i["filename"] for i in page["items"]] == ["a.jpg", "b.jpg"]
+    assert page["total"] == 4
     batch = api.get(url, params={"batch_id": second["batch_id"]}).json()
     assert [i["filename"] for i in batch["items"]] == ["img80.jpg"]
     assert api.get(url, params={"status": "nonsense"}).status_code == 422

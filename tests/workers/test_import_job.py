@@ -54,7 +54,8 @@ def test_a_large_upload_becomes_a_job_that_workers_finish(
     )
     assert resp.status_code == 202, resp.text
     job = resp.json()["job"]
-    assert job["status"] == "queued" and job["source"] == "job"
+    assert job["status"] == "queued"
+    assert job["source"] == "job"
     log = tmp_path / "worker.log"
     env = curator_env(settings.data_dir)
     with running(curator_cmd("worker", "--queues", "ingest", "--concurrency", "2"), env, log):
@@ -102,13 +103,15 @@ def test_a_worker_killed_mid_job_leaves_it_failed_and_a_rerun_finishes(
     failed = _job(api, job_id)
     assert "stopped responding" in str(failed["error"])
     partial = db.scalar(select(func.count()).select_from(Image))
-    assert partial is not None and 0 < partial < 1200
+    assert partial is not None
+    assert 0 < partial < 1200
     # Uploading the same zip again imports the rest and nothing twice.
     again = api.post(f"/api/v1/projects/{pid}/images", files=[file_part("many.zip", archive)])
     rerun = again.json()["job"]["id"]
     with running(curator_cmd("worker", "--queues", "ingest", "--concurrency", "2"), env, log):
         wait_for(lambda: _job(api, rerun)["status"] == "succeeded", timeout=180, what="the rerun")
     finished = _job(api, rerun)
-    assert finished["imported"] == 1200 - partial and finished["duplicates"] == partial
+    assert finished["imported"] == 1200 - partial
+    assert finished["duplicates"] == partial
     db.expire_all()
     assert db.scalar(select(func.count()).select_from(Image)) == 1200
