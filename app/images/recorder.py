@@ -56,6 +56,7 @@ class Recorder:
 
     def record(self, items: Sequence[tuple[Outcome, LabelPath | None]]) -> Summary:
         summary = Summary()
+        inserted = self._insert_new([o for o, _ in items if isinstance(o, Prepared)])
         for outcome, label in items:
             if isinstance(outcome, Failed):
                 summary.errors.append((outcome.name, outcome.error))
@@ -63,47 +64,60 @@ class Recorder:
                     ImportIssue(batch_id=self.batch_id, filename=outcome.name, error=outcome.error)
                 )
                 continue
-            image_id = self._insert_new(outcome) if isinstance(outcome, Prepared) else None
+            image_id = inserted.pop(outcome.sha256, None)  # once: a second copy is a duplicate
             if image_id is not None:
                 summary.imported.append((image_id, outcome.name))
-                image = self.session.get_one(Image, image_id)
-            else:
-                # Known content, or new content another file of the same import beat us to.
-                image = self._existing(outcome)
-                summary.duplicates.append((outcome.name, image.id))
-                self.session.add(
-                    ImportIssue(
-                        batch_id=self.batch_id, filename=outcome.name, duplicate_of_id=image.id
-                    )
-                )
+                if label is not None:
+                    self._label(self.session.get_one(Image, image_id), label, outcome.name, summary)
+                continue
+            # Known content, or new content another file of the same import beat us to.
+            image = self._existing(outcome)
+            summary.duplicates.append((outcome.name, image.id))
+            self.session.add(
+                ImportIssue(batch_id=self.batch_id, filename=outcome.name, duplicate_of_id=image.id)
+            )
             if label is not None:
                 self._label(image, label, outcome.name, summary)
         self._count(len(items), summary)
         return summary
 
-    def _insert_new(self, p: Prepared) -> int | None:
+    def _insert_new(self, prepared: list[Prepared]) -> dict[str, int]:
+        """Insert the rows in one statement; returns {sha256: id} of those this call added.
+
+        ON CONFLICT DO NOTHING makes content that is already in (an earlier import, a
+        concurrent chunk) come back missing, so it is reported as a duplicate.
+        """
+        if not prepared:
+            return {}
+        now = utcnow()
+        first_copies: dict[str, Prepared] = {}
+        for p in prepared:  # ids in upload order; a later copy is reported as a duplicate
+            first_copies.setdefault(p.sha256, p)
+        rows = [
+            {
+                "project_id": self.project_id,
+                "batch_id": self.batch_id,
+                "sha256": p.sha256,
+                "filename": p.name[:1000],
+                "format": p.format,
+                "width": p.width,
+                "height": p.height,
+                "orientation": p.orientation,
+                "size_bytes": p.size_bytes,
+                "phash": p.phash,
+                "thumbnail_mime": p.thumbnail_mime,
+                "status": ImageStatus.unlabeled,
+                "dup_checked": False,
+                "created_at": now,
+            }
+            for p in first_copies.values()
+        ]
         stmt = (
             self._insert(Image)
-            .values(
-                project_id=self.project_id,
-                batch_id=self.batch_id,
-                sha256=p.sha256,
-                filename=p.name[:1000],
-                format=p.format,
-                width=p.width,
-                height=p.height,
-                orientation=p.orientation,
-                size_bytes=p.size_bytes,
-                phash=p.phash,
-                thumbnail_mime=p.thumbnail_mime,
-                status=ImageStatus.unlabeled,
-                dup_checked=False,
-                created_at=utcnow(),
-            )
             .on_conflict_do_nothing(index_elements=["project_id", "sha256"])
-            .returning(Image.id)
+            .returning(Image.sha256, Image.id)
         )
-        return self.session.scalar(stmt)
+        return {row[0]: row[1] for row in self.session.execute(stmt, rows)}
 
     def _existing(self, outcome: Prepared | Known) -> Image:
         return self.session.scalars(

@@ -21,6 +21,7 @@ class ImageStore:
     def __init__(self, data_dir: Path) -> None:
         self.originals = data_dir.resolve() / "images"
         self.thumbnails = data_dir.resolve() / "thumbnails"
+        self._folders: set[Path] = set()  # made already: one mkdir per folder, not per file
 
     def original_path(self, sha256: str) -> Path:
         return self.originals / _check(sha256)[:2] / sha256[2:4] / sha256
@@ -30,25 +31,26 @@ class ImageStore:
 
     def put(self, sha256: str, data: bytes, thumbnail: bytes, thumbnail_mime: str) -> None:
         """Store an original and its thumbnail; content already stored is not written again."""
-        _write_once(self.original_path(sha256), data)
-        _write_once(self.thumbnail_path(sha256, thumbnail_mime), thumbnail)
+        self._write_once(self.original_path(sha256), data)
+        self._write_once(self.thumbnail_path(sha256, thumbnail_mime), thumbnail)
+
+    def _write_once(self, path: Path, data: bytes) -> None:
+        if path.exists():
+            return
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def _check(sha256: str) -> str:
     if not _SHA256.fullmatch(sha256):
         raise ValueError(f"not a sha256 hex digest: {sha256!r}")
     return sha256
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
