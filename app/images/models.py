@@ -91,6 +91,8 @@ class Image(Base):
         # Exact duplicates: one image per content per project.
         UniqueConstraint("project_id", "sha256"),
         # The gallery's pages: a filter, then newest or oldest first.
+        Index("ix_images_project_id", "project_id", "id"),
+        Index("ix_images_project_filename", "project_id", "filename"),
         Index("ix_images_project_status_id", "project_id", "status", "id"),
         Index("ix_images_project_category_id", "project_id", "category_id", "id"),
         Index("ix_images_project_group", "project_id", "dup_group_id"),

@@ -72,6 +72,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('project_id', 'sha256', name=op.f('uq_images_project_id_sha256'))
     )
     with op.batch_alter_table('images', schema=None) as batch_op:
+        batch_op.create_index('ix_images_project_id', ['project_id', 'id'], unique=False)
+        batch_op.create_index('ix_images_project_filename', ['project_id', 'filename'], unique=False)
         batch_op.create_index('ix_images_project_batch', ['project_id', 'batch_id', 'id'], unique=False)
         batch_op.create_index('ix_images_project_category_id', ['project_id', 'category_id', 'id'], unique=False)
         batch_op.create_index('ix_images_project_group', ['project_id', 'dup_group_id'], unique=False)
@@ -135,6 +137,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_images_project_group')
         batch_op.drop_index('ix_images_project_category_id')
         batch_op.drop_index('ix_images_project_batch')
+        batch_op.drop_index('ix_images_project_filename')
+        batch_op.drop_index('ix_images_project_id')
 
     op.drop_table('images')
     with op.batch_alter_table('import_batches', schema=None) as batch_op:
