@@ -18,7 +18,7 @@ from app.openapi import install_openapi
 from app.pages import pages_router
 from app.paths import STATIC_DIR
 from app.web.errors import install_error_handlers
-from app.web.middleware import SecurityHeadersMiddleware, BodyLimitMiddleware
+from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
 SESSION_COOKIE = "curator_session"
 

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from app.auth.deps import ApiUser
 from app.db import SessionDep
 from app.images import duplicates, jobs, labels_csv, service, uploads
+from app.images.decode import NEEDS_DISPLAY
 from app.images.models import Image, ImageStatus, ImportBatch
 from app.images.schemas import (
     Duplicate,
@@ -46,6 +47,7 @@ def image_out(image: Image) -> ImageOut:
             **{k: getattr(image, k) for k in ImageOut.model_fields if hasattr(image, k)},
             "file_url": f"/api/v1/images/{image.id}/file",
             "thumbnail_url": f"/api/v1/images/{image.id}/thumbnail",
+            "display_url": f"/api/v1/images/{image.id}/display",
         }
     )
 
@@ -161,6 +163,30 @@ def image_file(
     image = service.get_image(session, user, image_id)[1]
     path = ImageStore(settings.data_dir).original_path(image.sha256)
     return FileResponse(path, media_type=MIME[image.format], headers=IMMUTABLE)
+
+
+@router.get(
+    "/images/{image_id}/display",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The image as a browser can show it: the original, "
+            "or a PNG rendition for formats browsers cannot display (TIFF)."
+        }
+    },
+)
+def image_display(
+    image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> FileResponse:
+    image = service.get_image(session, user, image_id)[1]
+    store = ImageStore(settings.data_dir)
+    if image.format in NEEDS_DISPLAY:
+        return FileResponse(
+            store.display_path(image.sha256), media_type="image/png", headers=IMMUTABLE
+        )
+    return FileResponse(
+        store.original_path(image.sha256), media_type=MIME[image.format], headers=IMMUTABLE
+    )
 
 
 @router.get(

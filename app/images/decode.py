@@ -21,6 +21,8 @@ _DRAFT_SIZE = (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2)
 SUPPORTED = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif",
              "BMP": "bmp", "TIFF": "tiff"}  # fmt: skip
 _ORIENTATION_TAG = 0x0112
+NEEDS_DISPLAY = frozenset({"tiff"})  # formats browsers do not show in an <img>
+_DISPLAY_SIZE = 4096
 # Our own limit (DecodeLimits.max_pixels) is checked on every header before decoding;
 # Pillow's global one would refuse configured limits above its default, and only warns
 # below twice that.
@@ -43,6 +45,8 @@ class DecodedImage:
     phash: str  # 64-bit perceptual hash, 16 hex digits
     thumbnail: bytes
     thumbnail_mime: str
+    # A PNG to show in browsers, for formats they cannot display (TIFF); else None.
+    display: bytes | None = None
 
 
 class ImageRejected(Exception):
@@ -123,6 +127,7 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
         width, height = height, width
     small = _shrink(shown)
     thumbnail, mime = _encode_thumbnail(small)
+    display = _display_png(shown) if kind in NEEDS_DISPLAY else None
     return DecodedImage(
         sha256=hashlib.sha256(data).hexdigest(),
         format=kind,
@@ -134,7 +139,17 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> DecodedImag
         phash=str(imagehash.phash(small.convert("RGB"))),
         thumbnail=thumbnail,
         thumbnail_mime=mime,
+        display=display,
     )
+
+
+def _display_png(shown: Image.Image) -> bytes:
+    if max(shown.size) > _DISPLAY_SIZE:
+        shown = shown.copy()
+        shown.thumbnail((_DISPLAY_SIZE, _DISPLAY_SIZE), Image.Resampling.BICUBIC)
+    out = io.BytesIO()
+    shown.save(out, "PNG", compress_level=1)
+    return out.getvalue()
 
 
 def hash_distance(a: str, b: str) -> int:

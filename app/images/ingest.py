@@ -80,7 +80,7 @@ def prepare(
         image = decode_image(data, limits)
     except ImageRejected as exc:
         return Failed(name, str(exc))
-    store.put(image.sha256, data, image.thumbnail, image.thumbnail_mime)
+    store.put(image.sha256, data, image.thumbnail, image.thumbnail_mime, image.display)
     return Prepared(
         name=name,
         sha256=image.sha256,

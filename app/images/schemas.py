@@ -24,8 +24,9 @@ class ImageOut(BaseModel):
     batch_id: int | None
     dup_group_id: int | None
     created_at: datetime
-    file_url: str
+    file_url: str  # the original bytes
     thumbnail_url: str
+    display_url: str  # what a browser can show: the original, or a PNG for TIFF
 
 
 class ImagePage(BaseModel):

@@ -21,6 +21,7 @@ class ImageStore:
     def __init__(self, data_dir: Path) -> None:
         self.originals = data_dir.resolve() / "images"
         self.thumbnails = data_dir.resolve() / "thumbnails"
+        self.displays = data_dir.resolve() / "display"
         self._folders: set[Path] = set()  # made already: one mkdir per folder, not per file
 
     def original_path(self, sha256: str) -> Path:
@@ -29,10 +30,22 @@ class ImageStore:
     def thumbnail_path(self, sha256: str, mime: str) -> Path:
         return self.thumbnails / _check(sha256)[:2] / f"{sha256}{_THUMB_EXT[mime]}"
 
-    def put(self, sha256: str, data: bytes, thumbnail: bytes, thumbnail_mime: str) -> None:
-        """Store an original and its thumbnail; content already stored is not written again."""
+    def display_path(self, sha256: str) -> Path:
+        return self.displays / _check(sha256)[:2] / f"{sha256}.png"
+
+    def put(
+        self,
+        sha256: str,
+        data: bytes,
+        thumbnail: bytes,
+        thumbnail_mime: str,
+        display: bytes | None = None,
+    ) -> None:
+        """Store an original and its renditions; content already stored is not written again."""
         self._write_once(self.original_path(sha256), data)
         self._write_once(self.thumbnail_path(sha256, thumbnail_mime), thumbnail)
+        if display is not None:
+            self._write_once(self.display_path(sha256), display)
 
     def _write_once(self, path: Path, data: bytes) -> None:
         if path.exists():

@@ -474,3 +474,19 @@ def test_listing_filters_sorts_and_pages(api_as: ClientFor, admin: User, db: Ses
         ("upload", "succeeded", 3),
     ]
     assert db.scalar(select(func.count()).select_from(ImportBatch)) == 2
+
+
+def test_tiff_gets_a_browser_rendition_and_others_show_their_original(
+    api_as: ClientFor, admin: User
+) -> None:
+    api = api_as(admin)
+    pid = new_project(api)
+    tiff = corpus.encode(corpus.photo(90, 60, seed=8), "TIFF")
+    jpg = corpus.jpeg(seed=8)
+    upload(api, pid, [file_part("scan.tiff", tiff), file_part("photo.jpg", jpg)])
+    items = {i["filename"]: i for i in api.get(f"/api/v1/projects/{pid}/images").json()["items"]}
+    shown = api.get(items["scan.tiff"]["display_url"])
+    assert shown.headers["content-type"] == "image/png"
+    assert PILImage.open(io.BytesIO(shown.content)).size == (90, 60)
+    assert api.get(items["scan.tiff"]["file_url"]).content == tiff
+    assert api.get(items["photo.jpg"]["display_url"]).content == jpg
