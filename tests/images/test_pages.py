@@ -260,7 +260,8 @@ def test_the_image_page_shows_the_image_its_metadata_and_its_history(
     resp = web.get(f"/images/{iid}")
     assert resp.status_code == 200
     html = resp.text
-    assert f'src="/api/v1/images/{iid}/file" alt="small.jpg" width="250" height="188"' in html
+    assert f'src="/api/v1/images/{iid}/display" alt="small.jpg" width="250" height="188"' in html
+    assert f'href="/api/v1/images/{iid}/file"' in html
     size = "250\u00d7188 px"
     for text in ("JPEG", size, image.sha256, image.phash, f"({image.size_bytes} bytes)"):
         assert text in html
@@ -525,3 +526,15 @@ def test_the_image_links_partial_counts_images_and_groups(api: TestClient, web: 
     html = web.get(f"/projects/{pid}/images/_links").text
     assert re.search(r'Gallery <span class="count">4<', html)
     assert re.search(r'Duplicates <span class="count">1<', html)
+
+
+def test_a_tiff_is_shown_through_its_png_rendition(api: TestClient, web: TestClient) -> None:
+    pid = new_project(api)
+    tiff = corpus.encode(corpus.photo(120, 80, seed=7), "TIFF")
+    iid = upload(api, pid, [("files", ("scan.tiff", tiff, "image/tiff"))])["scan.tiff"]
+    html = web.get(f"/images/{iid}").text
+    assert f'src="/api/v1/images/{iid}/display" alt="scan.tiff"' in html
+    assert "TIFF: shown here as a PNG copy" in html
+    shown = web.get(f"/api/v1/images/{iid}/display")  # the page's own cookie is enough
+    assert shown.status_code == 200
+    assert shown.headers["content-type"] == "image/png"
