@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from PIL import Image as PILImage
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
 from tests.e2e.flows import create_project, log_in, unique
@@ -204,6 +205,35 @@ def test_keep_one_of_a_group_of_near_duplicates(page: Page) -> None:
     expect(gallery_tiles(page)).to_have_count(1)
     expect(page.get_by_role("img", name="orig.jpg")).to_be_visible()
     expect(gallery_tiles(page).first).to_contain_text("rejected")
+
+
+def test_a_large_zip_becomes_a_background_import_that_the_list_follows(page: Page) -> None:
+    # More files than CURATOR_SYNC_IMPORT_MAX_FILES (200): queued for the worker.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(205):
+            color = (i % 256, (i * 7) % 256, (i * 13) % 256)
+            swatch = PILImage.new("RGB", (24, 16), color)
+            archive.writestr(f"many/{i:03}.png", corpus.encode(swatch, "PNG"))
+    log_in(page)
+    create_project(page, unique("Big"))
+    drop(page, [("big.zip", buffer.getvalue())])
+    done = summary(page)
+    expect(done).to_contain_text("0 imported, 0 duplicates, 0 errors, 1 background import.")
+    job = done.get_by_role("list", name="Background imports").get_by_role("link")
+    expect(job).to_have_text(re.compile(r"^import #\d+$"))
+    number = (job.text_content() or "").removeprefix("import #")
+    # The list polls while the job runs, and stops with its outcome.
+    row = (
+        page.get_by_role("region", name="Recent imports")
+        .get_by_role("row")
+        .filter(has=page.get_by_role("link", name=f"#{number} big.zip"))
+    )
+    expect(row).to_contain_text("succeeded", timeout=90_000)
+    expect(row).to_contain_text("205/205")
+    job.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Import #{number}: big.zip")
+    expect(page.get_by_text("No errors.")).to_be_visible()
 
 
 @pytest.fixture(scope="module")
