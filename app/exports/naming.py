@@ -83,9 +83,10 @@ class UniqueNames:
     def claim(self, folder_path: str, name: str, image_id: int) -> str:
         prefix = f"{folder_path}/" if folder_path else ""
         stem, _, ext = name.rpartition(".")
-        candidates = [name, f"{stem}-{image_id}.{ext}"]
-        candidates += [f"{stem}-{image_id}-{n}.{ext}" for n in range(2, 1000)]
-        for candidate in candidates:
-            if self._claim(prefix + candidate):
-                return prefix + candidate
+        if self._claim(prefix + name):
+            return prefix + name
+        for n in range(1, 1000):
+            suffix = f"-{image_id}" if n == 1 else f"-{image_id}-{n}"
+            if self._claim(f"{prefix}{stem}{suffix}.{ext}"):
+                return f"{prefix}{stem}{suffix}.{ext}"
         raise RuntimeError(f"no free name for image {image_id} in {folder_path!r}")

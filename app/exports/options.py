@@ -40,8 +40,7 @@ def parse_ratios(text: str) -> Ratios:
         raise InvalidInput(f"{problem} (each must be a finite number >= 0)")
     if not math.isclose(sum(values), 1.0, abs_tol=1e-6):
         raise InvalidInput(f"{problem} (they sum to {sum(values):g})")
-    total = sum(values)  # exactly 1 from here on, so counts never sum past the total
-    return values[0] / total, values[1] / total, values[2] / total
+    return values[0], values[1], values[2]
 
 
 def make_options(

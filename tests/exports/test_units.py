@@ -30,7 +30,7 @@ def test_bad_ratios_say_what_is_wrong(text: str, message: str) -> None:
     assert message in err.value.detail
 
 
-def test_ratios_parse_and_normalise() -> None:
+def test_ratios_parse() -> None:
     assert parse_ratios(" 0.7, 0.2 ,0.1") == pytest.approx((0.7, 0.2, 0.1))
     assert parse_ratios("1,0,0") == (1.0, 0.0, 0.0)
 
