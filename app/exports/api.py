@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.deps import ApiUser
@@ -36,6 +37,8 @@ def export_project(
     level: Annotated[
         int | None,
         Query(ge=1, le=100, description="1 = the roots; deeper labels roll up to this level."),
+        # An HTML form without JavaScript sends an empty field: the same as leaving it out.
+        BeforeValidator(lambda v: None if v == "" else v),
     ] = None,
     split: Annotated[bool, Query(description="Add a stratified train/val/test split.")] = False,
     ratios: Annotated[

@@ -41,6 +41,7 @@ def export_command(
     from app.exports.manifest import Tally
     from app.exports.options import make_options
     from app.images.storage import ImageStore
+    from app.projects.service import find_project
 
     settings = _settings()
     try:
@@ -51,7 +52,7 @@ def export_command(
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_sessionmaker(engine)() as session:
-            target = service.project_by_ref(session, project)
+            target = find_project(session, project)
             plan = service.build_plan(session, target, options)
             tally = Tally()
             path = out / writers.download_name(target, options) if out.is_dir() else out

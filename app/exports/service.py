@@ -17,27 +17,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput
 from app.exports import split
 from app.exports.options import ExportOptions
 from app.images.models import Image, ImageStatus
 from app.labeling.models import Annotation
 from app.projects.models import Project
-from app.projects.service import name_key
 from app.taxonomy.models import Category
 from app.taxonomy.service import Tree, load_tree
 
 BATCH = 1000
 NO_SPLIT = 3  # the split code of an export without a split
-
-
-def project_by_ref(session: Session, ref: str) -> Project:
-    """A project by id (all digits) or by name, for the CLI."""
-    project = session.get(Project, int(ref)) if ref.isdigit() and len(ref) < 10 else None
-    project = project or session.scalar(select(Project).where(Project.name_key == name_key(ref)))
-    if project is None:
-        raise NotFound(f"No project with the name or id {ref!r}.")
-    return project
 
 
 def check_level(tree: Tree, level: int | None) -> None:

@@ -34,7 +34,7 @@ from app.validation import Id
 
 router = APIRouter(tags=["images"])
 # The upload route takes bodies up to CURATOR_MAX_UPLOAD_BYTES (app.web.middleware).
-UPLOAD_PATHS = re.compile(r"^/api/v1/projects/[0-9]+/(images|labels-csv)$")
+UPLOAD_PATHS = re.compile(r"^(/api/v1)?/projects/[0-9]+/(images|labels-csv)$")
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
         "bmp": "image/bmp", "tiff": "image/tiff"}  # fmt: skip
 # Content never changes under an image id: browsers may keep it for good.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.db import SessionDep
-from app.images import duplicates, jobs, service, views
+from app.images import duplicates, jobs, labels_csv, service, views
 from app.images.models import ImportBatch
 from app.projects import service as projects
 from app.settings_dep import SettingsDep
@@ -169,3 +169,22 @@ def import_page(
         "issues_cut": len(issues) >= 1000,
     }
     return render(request, "images/import.html", context, user=user)
+
+
+@router.post("/projects/{project_id}/labels-csv")
+def labels_from_csv(
+    request: Request,
+    project_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    project = projects.get_managed_project(session, user, project_id)
+    result = labels_csv.apply(session, project, user.id, file.file.read(labels_csv.MAX_BYTES + 1))
+    message = (
+        f"Labels from {file.filename or 'the CSV'}: {result.applied} applied, "
+        f"{result.unchanged} unchanged, {len(result.errors)} errors."
+    )
+    shown = "; ".join(f"line {line}: {error}" for line, error in result.errors[:5])
+    flash(request, f"{message} {shown}" if shown else message)
+    return RedirectResponse(f"/projects/{project.id}", status_code=303)

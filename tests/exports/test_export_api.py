@@ -72,6 +72,11 @@ def test_roll_up_to_a_level_and_leave_out_labels_above_it(
     ]  # fmt: skip
 
 
+def test_an_empty_level_from_a_plain_html_form_means_no_level(api: TestClient, pid: int) -> None:
+    blank = export(api, pid, level="")
+    assert files(blank) == files(export(api, pid))
+
+
 def test_a_level_deeper_than_the_taxonomy_is_refused(api: TestClient, pid: int) -> None:
     resp = api.get(f"/api/v1/projects/{pid}/export", params={"level": 3})
     assert resp.status_code == 422

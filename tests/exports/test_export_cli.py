@@ -67,8 +67,8 @@ def test_export_by_id_into_a_folder_with_options(run: CliRunner, pid: int, tmp_p
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nope", "{out}"], "No project with the name or id 'nope'"),
-        (["999", "{out}"], "No project with the name or id '999'"),
+        (["nope", "{out}"], "No project with id or name 'nope'"),
+        (["999", "{out}"], "No project with id or name '999'"),
         (["glass ware", "{out}", "--ratios", "1,1,1"], "sum to 3"),
         (["glass ware", "{missing}/x.zip"], "cannot write"),
         (["glass ware", "{out}", "--level", "5"], "deeper than the taxonomy"),
@@ -94,5 +94,5 @@ def test_a_real_process_fails_cleanly_on_an_unknown_project(tmp_path: Path) -> N
         timeout=120,
     )
     assert result.returncode == 1
-    assert "No project with the name or id 'ghost'" in result.stderr
+    assert "No project with id or name 'ghost'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -33,6 +33,7 @@ STATE_CHANGING = {
     ("POST", "/api/v1/projects/{project_id}/taxonomy"): "project manager",
     ("POST", "/api/v1/projects/{project_id}/images"): "project manager",
     ("POST", "/api/v1/projects/{project_id}/labels-csv"): "project manager",
+    ("POST", "/projects/{project_id}/labels-csv"): "project manager",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/projects"): "admin or manager",
@@ -66,6 +67,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
 VALID_FILES: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {
     ("POST", "/api/v1/projects/{project_id}/images"): {"files": ("x.jpg", jpeg(seed=1))},
     ("POST", "/api/v1/projects/{project_id}/labels-csv"): {"file": ("l.csv", b"x.jpg,glass\n")},
+    ("POST", "/projects/{project_id}/labels-csv"): {"file": ("l.csv", b"x.jpg,glass\n")},
 }
 VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/admin/users"): {"username": "intruder", "password": "long-enough", "role": "admin"},
@@ -205,5 +207,5 @@ def test_wrong_role_is_refused_on_every_state_changing_page(
             .replace("{category_id}", "1")
         )
         form = {"csrf_token": token, **VALID_FORMS.get((method, path), {})}
-        resp = page.request(method, url, data=form)
+        resp = page.request(method, url, data=form, files=VALID_FILES.get((method, path)))
         assert resp.status_code == 403, (method, path, needed, resp.status_code)
