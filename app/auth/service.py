@@ -33,6 +33,14 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
 
+def usernames(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """Names for ids, in one query (history and counter views show who did what)."""
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {row[0]: row[1] for row in rows}
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 

@@ -113,6 +113,13 @@ def get_batch(session: Session, user: User, batch_id: int) -> tuple[Project, Imp
     return project, batch
 
 
+def batch_in_project(session: Session, project: Project, batch_id: int) -> ImportBatch:
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or batch.project_id != project.id:
+        raise NotFound(f"No import #{batch_id} in this project.")
+    return batch
+
+
 def batch_issues(session: Session, batch_id: int, limit: int = 1000) -> list[ImportIssue]:
     """The first ``limit`` files of an import that were duplicates or errors."""
     return list(

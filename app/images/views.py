@@ -7,11 +7,9 @@ from datetime import datetime
 from typing import get_args
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.models import User
-from app.errors import NotFound
+from app.auth import service as auth
 from app.images import duplicates, service
 from app.images.decode import THUMBNAIL_SIZE
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch
@@ -176,13 +174,6 @@ def labels_of(session: Session, project: Project) -> Labels:
     return Labels(load_tree(session, project))
 
 
-def batch_in_project(session: Session, project: Project, batch_id: int) -> ImportBatch:
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None or batch.project_id != project.id:
-        raise NotFound(f"No import #{batch_id} in this project.")
-    return batch
-
-
 @dataclass(frozen=True)
 class Gallery:
     tiles: list[Tile]
@@ -198,7 +189,7 @@ def gallery(session: Session, project: Project, query: GalleryQuery) -> Gallery:
     labels = labels_of(session, project)
     batches = service.list_batches(session, project.id, limit=200)
     if query.batch is not None:
-        chosen = batch_in_project(session, project, query.batch)
+        chosen = service.batch_in_project(session, project, query.batch)
         if chosen not in batches:
             batches.append(chosen)
     images, total = service.list_images(
@@ -229,9 +220,7 @@ class HistoryEntry:
 
 def history(session: Session, labels: Labels, image: Image) -> list[HistoryEntry]:
     annotations = labeling.history(session, image.id)
-    user_ids = {a.user_id for a in annotations if a.user_id is not None}
-    rows = session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
-    names: dict[int, str] = {row[0]: row[1] for row in rows} if user_ids else {}
+    names = auth.usernames(session, {a.user_id for a in annotations if a.user_id is not None})
     entries = []
     for a in annotations:
         if a.rejected:
