@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -161,8 +162,7 @@ def image_file(
     image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
 ) -> FileResponse:
     image = service.get_image(session, user, image_id)[1]
-    path = ImageStore(settings.data_dir).original_path(image.sha256)
-    return FileResponse(path, media_type=MIME[image.format], headers=IMMUTABLE)
+    return _stored(ImageStore(settings.data_dir).original_path(image.sha256), MIME[image.format])
 
 
 @router.get(
@@ -181,12 +181,8 @@ def image_display(
     image = service.get_image(session, user, image_id)[1]
     store = ImageStore(settings.data_dir)
     if image.format in NEEDS_DISPLAY:
-        return FileResponse(
-            store.display_path(image.sha256), media_type="image/png", headers=IMMUTABLE
-        )
-    return FileResponse(
-        store.original_path(image.sha256), media_type=MIME[image.format], headers=IMMUTABLE
-    )
+        return _stored(store.display_path(image.sha256), "image/png")
+    return _stored(store.original_path(image.sha256), MIME[image.format])
 
 
 @router.get(
@@ -198,8 +194,12 @@ def image_thumbnail(
     image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
 ) -> FileResponse:
     image = service.get_image(session, user, image_id)[1]
-    path = ImageStore(settings.data_dir).thumbnail_path(image.sha256, image.thumbnail_mime)
-    return FileResponse(path, media_type=image.thumbnail_mime, headers=IMMUTABLE)
+    store = ImageStore(settings.data_dir)
+    return _stored(store.thumbnail_path(image.sha256, image.thumbnail_mime), image.thumbnail_mime)
+
+
+def _stored(path: Path, mime: str) -> FileResponse:
+    return FileResponse(path, media_type=mime, headers=IMMUTABLE)
 
 
 @router.get("/projects/{project_id}/imports", response_model=list[ImportJobOut])

@@ -32,16 +32,21 @@ class ImageFilter:
     duplicates_only: bool = False  # images that belong to any group
 
 
+def _project_of(session: Session, user: User, project_id: int, missing: str) -> Project:
+    """The project a row belongs to, if the user may see it; else the row's own 404."""
+    try:
+        return projects.get_project(session, user, project_id)
+    except NotFound:
+        raise NotFound(missing) from None
+
+
 def get_image(session: Session, user: User, image_id: int) -> tuple[Project, Image]:
     """The image and its project, if the user may see the project; 404 otherwise."""
     image = session.get(Image, image_id)
+    missing = f"No image with id {image_id}."
     if image is None:
-        raise NotFound(f"No image with id {image_id}.")
-    try:
-        project = projects.get_project(session, user, image.project_id)
-    except NotFound:
-        raise NotFound(f"No image with id {image_id}.") from None
-    return project, image
+        raise NotFound(missing)
+    return _project_of(session, user, image.project_id, missing), image
 
 
 def _conditions(session: Session, project: Project, f: ImageFilter) -> list[ColumnElement[bool]]:
@@ -104,13 +109,10 @@ def list_batches(session: Session, project_id: int, limit: int = 20) -> list[Imp
 
 def get_batch(session: Session, user: User, batch_id: int) -> tuple[Project, ImportBatch]:
     batch = session.get(ImportBatch, batch_id)
+    missing = f"No import with id {batch_id}."
     if batch is None:
-        raise NotFound(f"No import with id {batch_id}.")
-    try:
-        project = projects.get_project(session, user, batch.project_id)
-    except NotFound:
-        raise NotFound(f"No import with id {batch_id}.") from None
-    return project, batch
+        raise NotFound(missing)
+    return _project_of(session, user, batch.project_id, missing), batch
 
 
 def batch_in_project(session: Session, project: Project, batch_id: int) -> ImportBatch:

@@ -72,9 +72,28 @@ def batch_name(uploads: Sequence[Upload]) -> str:
     return f"{first}{more}"[:300]
 
 
-def _check_open(project: Project) -> None:
+def _new_batch(
+    session: Session,
+    project: Project,
+    user_id: int,
+    uploads: Sequence[Upload],
+    labels_from_folders: bool,
+    *,
+    background: bool,
+) -> ImportBatch:
     if project.archived:
         raise Conflict("The project is archived; restore it to import images.")
+    batch = ImportBatch(
+        project_id=project.id,
+        created_by_id=user_id,
+        source="job" if background else "upload",
+        name=batch_name(uploads),
+        labels_from_folders=labels_from_folders,
+        status=BatchStatus.queued if background else BatchStatus.running,
+    )
+    session.add(batch)
+    session.flush()
+    return batch
 
 
 def import_now(
@@ -87,17 +106,7 @@ def import_now(
     labels_from_folders: bool = False,
 ) -> tuple[ImportBatch, Summary]:
     """Import in this transaction; one bad file never stops the others."""
-    _check_open(project)
-    batch = ImportBatch(
-        project_id=project.id,
-        created_by_id=user_id,
-        source="upload",
-        name=batch_name(uploads),
-        labels_from_folders=labels_from_folders,
-        status=BatchStatus.running,
-    )
-    session.add(batch)
-    session.flush()
+    batch = _new_batch(session, project, user_id, uploads, labels_from_folders, background=False)
     store = ImageStore(settings.data_dir)
     limits = Limits.from_settings(settings)
     summary = Summary()
@@ -155,17 +164,7 @@ def start_job(
     labels_from_folders: bool = False,
 ) -> ImportBatch:
     """Stage the upload in the data dir and queue its import; returns the job's row."""
-    _check_open(project)
-    batch = ImportBatch(
-        project_id=project.id,
-        created_by_id=user_id,
-        source="job",
-        name=batch_name(uploads),
-        labels_from_folders=labels_from_folders,
-        status=BatchStatus.queued,
-    )
-    session.add(batch)
-    session.flush()
+    batch = _new_batch(session, project, user_id, uploads, labels_from_folders, background=True)
     folder = staging_dir(settings, batch.id)
     folder.mkdir(parents=True, exist_ok=True)
     names = []
