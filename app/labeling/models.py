@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, str_enum, utcnow
@@ -14,6 +14,7 @@ class AnnotationSource(enum.StrEnum):
     imported = "imported"  # from folder names or a CSV at import
     duplicates = "duplicates"  # "keep this one" in the duplicates view
     undo = "undo"  # restores the state before the annotation it undoes
+    review = "review"  # a reviewer confirmed or fixed a label, or a manager settled a disagreement
 
 
 class Annotation(Base):
@@ -27,6 +28,9 @@ class Annotation(Base):
     __table_args__ = (
         Index("ix_annotations_image_id_id", "image_id", "id"),
         Index("ix_annotations_project_user_created", "project_id", "user_id", "created_at"),
+        # A retried request carries the same key: the constraint, not a prior lookup,
+        # is what makes two concurrent retries store one row.
+        UniqueConstraint("user_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -47,4 +51,66 @@ class Annotation(Base):
     undoes_id: Mapped[int | None] = mapped_column(
         ForeignKey("annotations.id", ondelete="SET NULL"), default=None
     )
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QueueMode(enum.StrEnum):
+    label = "label"
+    review = "review"
+    rejected = "rejected"
+    disagreements = "disagreements"
+    predicted = "predicted"
+
+
+class Lease(Base):
+    """Who holds an image on the labeling screen, until when.
+
+    One row per image: the primary key is what makes a claim atomic (an upsert that
+    only takes over an expired row or one the caller already holds).
+    """
+
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_project_user", "project_id", "user_id"),)
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The queue the image was served from: an annotation made from a review queue is a review.
+    mode: Mapped[QueueMode] = mapped_column(str_enum(QueueMode, "queue_mode"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OverlapState(enum.StrEnum):
+    pending = "pending"  # labeled once; waits for a second, independent labeler
+    agreed = "agreed"
+    disagreed = "disagreed"  # in the disagreements queue until a manager resolves it
+    resolved = "resolved"
+
+
+class Overlap(Base):
+    """An image picked for a second, independent label, and how the two compared."""
+
+    __tablename__ = "overlaps"
+    __table_args__ = (Index("ix_overlaps_project_state", "project_id", "state", "image_id"),)
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    first_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    first_annotation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotations.id", ondelete="SET NULL"), default=None
+    )
+    second_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    second_annotation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotations.id", ondelete="SET NULL"), default=None
+    )
+    state: Mapped[OverlapState] = mapped_column(str_enum(OverlapState, "overlap_state"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

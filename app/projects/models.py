@@ -29,6 +29,8 @@ class Project(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Percent of images that get a second, independent label (issue 4's overlap).
+    overlap_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def archived(self) -> bool:
