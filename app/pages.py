@@ -9,6 +9,7 @@ from starlette.responses import Response
 from app.auth.deps import PageUser
 from app.auth.pages import router as auth_pages
 from app.images.pages import router as image_pages
+from app.labeling.pages import router as labeling_pages
 from app.projects.pages import router as project_pages
 from app.taxonomy.pages import router as taxonomy_pages
 from app.web.csrf import verify_csrf
@@ -18,6 +19,7 @@ pages_router.include_router(auth_pages)
 pages_router.include_router(project_pages)
 pages_router.include_router(taxonomy_pages)
 pages_router.include_router(image_pages)
+pages_router.include_router(labeling_pages)
 
 
 @pages_router.get("/docs")

@@ -1,0 +1,155 @@
+"""The labeling screen and the grid: server-rendered shells that the browser's scripts drive
+through the labeling API (queue, annotations, undo, bulk)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.auth.deps import PageUser
+from app.db import SessionDep
+from app.images import service as images
+from app.images import views
+from app.images.models import ImageStatus
+from app.projects import service as projects
+from app.projects.models import Project
+from app.taxonomy import service as taxonomy
+from app.validation import Id
+from app.web.forms import FormError
+from app.web.templates import render
+
+router = APIRouter()
+
+Param = Annotated[str, Query(max_length=100)]
+STRATEGIES = ("active", "random", "sequential")
+MODES = ("label", "review", "rejected")
+GRID_STATUSES = ("unlabeled", "labeled", "rejected", "all")
+GRID_PAGE_SIZE = 48
+# The reject reasons, each with its key in the reason picker; the last takes free text.
+REASONS = (
+    ("1", "out of scope"),
+    ("2", "ambiguous"),
+    ("3", "bad quality"),
+    ("4", "duplicate"),
+)
+
+
+def _choice(field: str, raw: str, allowed: tuple[str, ...], default: str) -> str:
+    value = raw.strip() or default
+    if value not in allowed:
+        raise FormError(f"{field}: {value[:40]!r} is not one of {', '.join(allowed)}.")
+    return value
+
+
+def _categories(session: SessionDep, project: Project) -> list[dict[str, Any]]:
+    """The tree, parents before children, as the scripts and templates need it."""
+    tree = taxonomy.load_tree(session, project)
+    return [
+        {
+            "id": n.category.id,
+            "name": n.category.name,
+            "path": n.path,
+            "parent_id": n.category.parent_id,
+            "depth": n.depth,
+            "shortcut": n.category.shortcut,
+            "color": n.category.color,
+            "description": n.category.description,
+            "has_children": bool(tree.children.get(n.category.id)),
+        }
+        for n in tree.depth_first()
+    ]
+
+
+def _category(session: SessionDep, project: Project, raw: str) -> int | None:
+    """A blank category means any; otherwise it must be one of this project's (else 404)."""
+    category_id = views.parse_form_id("Category", raw) if raw.strip() else None
+    if category_id is not None:
+        taxonomy.category_in_project(session, project, category_id)
+    return category_id
+
+
+@router.get("/projects/{project_id}/label")
+def label_page(
+    request: Request,
+    project_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    strategy: Param = "active",
+    mode: Param = "label",
+    category_id: Param = "",
+) -> Response:
+    project = projects.get_project(session, user, project_id)
+    categories = _categories(session, project)
+    settings = {
+        "project_id": project.id,
+        "strategy": _choice("Strategy", strategy, STRATEGIES, "active"),
+        "mode": _choice("Mode", mode, MODES, "label"),
+        "category_id": _category(session, project, category_id),
+        "categories": [{k: v for k, v in c.items() if k != "description"} for c in categories],
+        "reasons": [{"key": k, "text": t} for k, t in REASONS],
+        "prefetch": 3,
+    }
+    context = {
+        "project": project,
+        "categories": categories,
+        "settings": settings,
+        "reasons": REASONS,
+        "strategies": STRATEGIES,
+        "modes": MODES,
+    }
+    return render(request, "labeling/label.html", context, user=user)
+
+
+@router.get("/projects/{project_id}/grid")
+def grid_page(
+    request: Request,
+    project_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    status: Param = "unlabeled",
+    category_id: Param = "",
+    page: Param = "1",
+) -> Response:
+    project = projects.get_project(session, user, project_id)
+    chosen = _choice("Status", status, GRID_STATUSES, "unlabeled")
+    category = _category(session, project, category_id)
+    number = views.parse_page(page)
+    labels = views.labels_of(session, project)
+    found, total = images.list_images(
+        session,
+        project,
+        images.ImageFilter(
+            status=None if chosen == "all" else ImageStatus(chosen), category_id=category
+        ),
+        sort="oldest",
+        limit=GRID_PAGE_SIZE,
+        offset=(number - 1) * GRID_PAGE_SIZE,
+    )
+    categories = _categories(session, project)
+
+    def url(**changes: object) -> str:
+        params = {"status": chosen, "category_id": category or "", "page": number, **changes}
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v not in ("", None))
+        return f"/projects/{project.id}/grid?{query}"
+
+    context = {
+        "project": project,
+        "tiles": [labels.tile(i) for i in found],
+        "total": total,
+        "page": number,
+        "pages": max(1, -(-total // GRID_PAGE_SIZE)),
+        "status": chosen,
+        "statuses": GRID_STATUSES,
+        "category_id": category,
+        "categories": categories,
+        "reasons": REASONS,
+        "url": url,
+        "settings": {
+            "project_id": project.id,
+            "categories": [{k: v for k, v in c.items() if k != "description"} for c in categories],
+            "reasons": [{"key": k, "text": t} for k, t in REASONS],
+        },
+    }
+    return render(request, "labeling/grid.html", context, user=user)

@@ -1,0 +1,201 @@
+// The grid: select many thumbnails (click, shift-click, A), then label or reject them all
+// at once through the bulk API, and reload the page's tiles in place. Server data is only
+// ever set as textContent; the reloaded tiles are this site's own escaped HTML.
+(() => {
+  "use strict";
+
+  const root = document.querySelector("[data-grid-screen]");
+  const settingsNode = document.getElementById("grid-settings");
+  if (!root || !settingsNode) return;
+  const settings = JSON.parse(settingsNode.textContent);
+  const pid = Number(settings.project_id);
+  const categories = settings.categories || [];
+  const byId = new Map(categories.map((c) => [c.id, c]));
+  const byKey = new Map();
+  for (const c of categories) if (c.shortcut) byKey.set(String(c.shortcut).toLowerCase(), c);
+
+  const $ = (selector) => root.querySelector(selector);
+  const toast = $("[data-toast]");
+  const errorBox = $("[data-error]");
+  const count = $("[data-selected-count]");
+  const reasons = $("[data-reasons]");
+  const reasonForm = $("[data-reason-form]");
+  const reasonText = reasons.querySelector("input");
+
+  const csrfToken = () => {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  };
+
+  let toastTimer = 0;
+  const say = (message) => {
+    errorBox.textContent = "";
+    toast.textContent = message;
+    toast.classList.add("shown");
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => toast.classList.remove("shown"), 4000);
+  };
+  const fail = (message) => {
+    errorBox.textContent = message;
+  };
+
+  // ---- selection ----------------------------------------------------------------------
+  const tiles = () => [...root.querySelectorAll("[data-image-id]")];
+  let anchor = null; // the last tile clicked without shift: one end of a range
+  const selected = () => tiles().filter((t) => t.getAttribute("aria-pressed") === "true");
+  const setPressed = (tile, on) => {
+    tile.setAttribute("aria-pressed", on ? "true" : "false");
+    tile.closest("li").classList.toggle("selected", on);
+  };
+  const update = () => {
+    count.textContent = String(selected().length);
+  };
+  const clear = () => {
+    for (const t of tiles()) setPressed(t, false);
+    anchor = null;
+    update();
+  };
+  const selectAll = () => {
+    for (const t of tiles()) setPressed(t, true);
+    update();
+  };
+
+  root.addEventListener("click", (event) => {
+    const tile = event.target instanceof Element ? event.target.closest("[data-image-id]") : null;
+    if (!tile) return;
+    const all = tiles();
+    if (event.shiftKey && anchor && all.includes(anchor)) {
+      const [from, to] = [all.indexOf(anchor), all.indexOf(tile)].sort((a, b) => a - b);
+      for (const t of all.slice(from, to + 1)) setPressed(t, true);
+    } else {
+      setPressed(tile, tile.getAttribute("aria-pressed") !== "true");
+      anchor = tile;
+    }
+    update();
+  });
+
+  // ---- actions ------------------------------------------------------------------------
+  const bulk = async (body, done) => {
+    const chosen = selected();
+    if (chosen.length === 0) {
+      fail("Select some images first: click one, Shift-click another, or press A.");
+      return;
+    }
+    const ids = chosen.map((t) => Number(t.dataset.imageId));
+    let response;
+    try {
+      response = await fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
+        method: "POST",
+        headers: {
+          Accept: "application/json",
+          "Content-Type": "application/json",
+          "X-CSRF-Token": csrfToken(),
+        },
+        body: JSON.stringify({ image_ids: ids, ...body }),
+      });
+    } catch {
+      fail("The server could not be reached; nothing was changed. Try again.");
+      return;
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      fail(data && typeof data.detail === "string" ? data.detail : `The server answered ${response.status}.`);
+      return;
+    }
+    const n = data && typeof data.created === "number" ? data.created : ids.length;
+    await reload();
+    say(`${done} ${n} image${n === 1 ? "" : "s"}`);
+  };
+
+  // The page's tiles and counts again, from the server, in place.
+  const reload = async () => {
+    try {
+      const response = await fetch(window.location.href, { headers: { Accept: "text/html" } });
+      const html = await response.text();
+      const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-grid-body]");
+      if (fresh) $("[data-grid-body]").replaceWith(document.adoptNode(fresh));
+    } catch {
+      window.location.reload();
+      return;
+    }
+    anchor = null;
+    update();
+  };
+
+  const label = (category) => bulk({ category_id: category.id }, `Labeled as ${category.path}:`);
+  const reject = (reason) => {
+    reasons.close();
+    const body = reason ? { rejected: true, reason } : { rejected: true };
+    bulk(body, reason ? `Rejected (${reason}):` : "Rejected:");
+  };
+
+  for (const button of root.querySelectorAll("[data-category]")) {
+    button.addEventListener("click", () => label(byId.get(Number(button.dataset.category))));
+  }
+  $("[data-select-all]").addEventListener("click", selectAll);
+  $("[data-clear]").addEventListener("click", clear);
+
+  // The reason picker, as on the labeling screen.
+  const openReasons = () => {
+    if (selected().length === 0) {
+      fail("Select some images first: click one, Shift-click another, or press A.");
+      return;
+    }
+    reasonForm.hidden = true;
+    reasonText.value = "";
+    reasons.showModal();
+    reasons.querySelector("[data-reject-plain]").focus();
+  };
+  $("[data-reject]").addEventListener("click", openReasons);
+  for (const button of reasons.querySelectorAll("[data-reason]")) {
+    button.addEventListener("click", () => reject(button.dataset.reason));
+  }
+  for (const button of reasons.querySelectorAll("[data-close]")) {
+    button.addEventListener("click", () => reasons.close());
+  }
+  reasons.querySelector("[data-reason-other]").addEventListener("click", () => {
+    reasonForm.hidden = false;
+    reasonText.focus();
+  });
+  reasons.querySelector("[data-reject-plain]").addEventListener("click", () => reject(null));
+  reasonForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    reject(reasonText.value.trim() || null);
+  });
+  reasons.addEventListener("keydown", (event) => {
+    if (event.target === reasonText || event.ctrlKey || event.metaKey || event.altKey) return;
+    const keyed = reasons.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
+    if (keyed) {
+      event.preventDefault();
+      keyed.click();
+    } else if (event.key === "Enter") {
+      if (event.target.matches("[data-reason], [data-reason-other], [data-close]")) return;
+      event.preventDefault();
+      reject(null);
+    }
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (reasons.open) return;
+    const target = event.target;
+    if (target instanceof HTMLElement && (target.isContentEditable || target.matches("input, select, textarea"))) {
+      return;
+    }
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    let handled = true;
+    if (key === "a") selectAll();
+    else if (key === "Escape") clear();
+    else if (key === "r") openReasons();
+    else if (byKey.has(key)) label(byKey.get(key));
+    else handled = false;
+    if (handled) event.preventDefault();
+  });
+
+  update();
+})();
