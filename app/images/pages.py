@@ -14,6 +14,7 @@ from app.images import duplicates, jobs, labels_csv, service, views
 from app.images.models import ImportBatch
 from app.projects import service as projects
 from app.settings_dep import SettingsDep
+from app.taxonomy.service import load_tree
 from app.validation import Id
 from app.web.flash import flash
 from app.web.templates import render
@@ -64,6 +65,9 @@ def image_page(request: Request, image_id: Id, session: SessionDep, user: PageUs
         "reason": views.rejection_reason(session, image),
         "batch": batch,
         "history": views.history(session, labels, image),
+        # The "pin as example" form: for those who may edit the taxonomy.
+        "can_manage": projects.can_manage(session, user, project) and not project.archived,
+        "categories": load_tree(session, project).depth_first(),
     }
     return render(request, "images/image.html", context, user=user)
 

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class Category(Base):
@@ -35,4 +36,25 @@ class Category(Base):
     # Lower-case key; None once the project has used every key.
     shortcut: Mapped[str | None] = mapped_column(String(1), default=None)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExampleKind(enum.StrEnum):
+    positive = "positive"
+    negative = "negative"
+
+
+class CategoryExample(Base):
+    """An image pinned to a category as a guide: what it is (positive) or is not (negative)."""
+
+    __tablename__ = "category_examples"
+    # One kind per image and category: an image cannot be both a good and a bad example.
+    __table_args__ = (UniqueConstraint("category_id", "image_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("categories.id", ondelete="CASCADE"), index=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ExampleKind] = mapped_column(str_enum(ExampleKind, "example_kind"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

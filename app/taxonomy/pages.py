@@ -2,89 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from app.auth.deps import PageUser
-from app.auth.models import User
 from app.db import SessionDep
-from app.errors import DomainError
 from app.projects import service as projects
-from app.projects.models import Project
 from app.taxonomy import service
+from app.taxonomy.page_forms import FormStr, change, taxonomy_page
+from app.taxonomy.pages_labels import router as labels_router
 from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
-from app.taxonomy.views import taxonomy_view
 from app.validation import Id
-from app.web.flash import flash
 from app.web.forms import parse_form
-from app.web.templates import render
 
 router = APIRouter()
-
-FormStr = Annotated[str, Form(max_length=8192)]
-
-# Which form a failed submission re-opens with what was typed: "new" or a category id.
-FormFor = str | int
-
-
-def _taxonomy_page(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    project: Project,
-    *,
-    status_code: int = 200,
-    **extra: Any,
-) -> Response:
-    context = {
-        "project": project,
-        "can_manage": projects.can_manage(session, user, project),
-        "view": taxonomy_view(session, project),
-        "form": {},
-        "form_for": None,
-        **extra,
-    }
-    return render(request, "taxonomy/page.html", context, user=user, status_code=status_code)
+# The merge, delete, and example forms: labels are at stake there.
+router.include_router(labels_router)
 
 
 @router.get("/projects/{project_id}/taxonomy")
-def taxonomy_page(
+def show_taxonomy(
     request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> Response:
     project = projects.get_project(session, user, project_id)
-    return _taxonomy_page(request, session, user, project)
-
-
-def _change(
-    request: Request,
-    session: SessionDep,
-    user: User,
-    project: Project,
-    form: tuple[FormFor, dict[str, str]],
-    act: Callable[[], str],
-) -> Response:
-    """Shared shape of every change form: act, flash, redirect; or re-render with the error."""
-    try:
-        message = act()
-    except DomainError as exc:
-        session.rollback()
-        form_for, typed = form
-        return _taxonomy_page(
-            request,
-            session,
-            user,
-            project,
-            error=exc.detail,
-            form=typed,
-            form_for=form_for,
-            status_code=exc.status_code,
-        )
-    flash(request, message)
-    return RedirectResponse(f"/projects/{project.id}/taxonomy", status_code=303)
+    return taxonomy_page(request, session, user, project)
 
 
 def _lines(text: str) -> str:
@@ -131,7 +74,7 @@ def create_category(
         node = service.create_category(session, project, body)
         return f"Added {node.path}{_key(node)}."
 
-    return _change(request, session, user, project, ("new", typed), act)
+    return change(request, session, user, project, ("new", typed), act)
 
 
 @router.post("/projects/{project_id}/taxonomy/{category_id}")
@@ -175,19 +118,4 @@ def update_category(
         node = service.update_category(session, project, category, parse_form(CategoryUpdate, data))
         return f"Saved {node.path}{_key(node)}."
 
-    return _change(request, session, user, project, (category_id, typed), act)
-
-
-@router.post("/projects/{project_id}/taxonomy/{category_id}/delete")
-def delete_category(
-    request: Request, project_id: Id, category_id: Id, session: SessionDep, user: PageUser
-) -> Response:
-    project = projects.get_managed_project(session, user, project_id)
-    category = service.category_in_project(session, project, category_id)
-
-    def act() -> str:
-        name = category.name
-        service.delete_category(session, project, category)
-        return f"Deleted {name}."
-
-    return _change(request, session, user, project, (category_id, {}), act)
+    return change(request, session, user, project, (category_id, typed), act)

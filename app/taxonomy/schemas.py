@@ -4,6 +4,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.images.schemas import ImageOut
+from app.taxonomy.models import ExampleKind
 from app.validation import CategoryName, Description, Id
 
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
@@ -45,6 +47,8 @@ class CategoryOut(BaseModel):
     color: str
     shortcut: str | None
     position: int
+    image_count: int
+    subtree_count: int
 
 
 class CategorySpec(BaseModel):
@@ -82,3 +86,21 @@ class TaxonomyImportResult(BaseModel):
 
 class TaxonomyExport(BaseModel):
     categories: list[CategorySpec]
+
+
+class CategoryMerge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into_id: Id
+
+
+class ExamplePin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: Id
+    kind: ExampleKind
+
+
+class ExamplesOut(BaseModel):
+    positive: list[ImageOut]
+    negative: list[ImageOut]

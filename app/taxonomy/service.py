@@ -1,4 +1,6 @@
-"""The category tree: create, rename, move, reorder, delete. No HTTP here.
+"""The category tree: create, rename, move, reorder. No HTTP here.
+
+Deleting and merging, which must find a home for labels, live in ``labels``.
 
 Trees are small (hundreds of nodes), so paths and cycles are worked out from one query
 of the whole project's tree rather than with recursive SQL.
@@ -99,11 +101,11 @@ def node_of(tree: Tree, category: Category) -> Node:
     return Node(category, "/".join(names), len(names))
 
 
-def _sibling_key(parent_id: int | None, name: str) -> str:
+def sibling_key(parent_id: int | None, name: str) -> str:
     return f"{parent_id or 0}/{name_key(name)}"
 
 
-def _check_writable(project: Project) -> None:
+def check_writable(project: Project) -> None:
     if project.archived:
         raise Conflict("The project is archived; restore it to change its taxonomy.")
 
@@ -143,7 +145,7 @@ def _free_shortcut(tree: Tree) -> str | None:
 
 def create_category(session: Session, project: Project, new: CategoryCreate) -> Node:
     name, parent_id, shortcut = new.name, new.parent_id, new.shortcut
-    _check_writable(project)
+    check_writable(project)
     tree = load_tree(session, project)
     _check_parent(tree, parent_id)
     _check_name_free(tree, parent_id, name, exclude=None)
@@ -154,7 +156,7 @@ def create_category(session: Session, project: Project, new: CategoryCreate) -> 
         project_id=project.id,
         parent_id=parent_id,
         name=name,
-        sibling_key=_sibling_key(parent_id, name),
+        sibling_key=sibling_key(parent_id, name),
         description=new.description,
         shortcut=shortcut or _free_shortcut(tree),
         color=(new.color or PALETTE[len(tree.by_id) % len(PALETTE)]).lower(),
@@ -170,7 +172,7 @@ def update_category(
     session: Session, project: Project, category: Category, changes: CategoryUpdate
 ) -> Node:
     """Apply the fields the client sent; ``"parent_id": null`` moves it to the root."""
-    _check_writable(project)
+    check_writable(project)
     sent = changes.model_fields_set
     tree = load_tree(session, project)
     parent_id = changes.parent_id if "parent_id" in sent else category.parent_id
@@ -199,7 +201,7 @@ def update_category(
             sibling.position = i
     category.name = name
     category.parent_id = parent_id
-    category.sibling_key = _sibling_key(parent_id, name)
+    category.sibling_key = sibling_key(parent_id, name)
     if moved or changes.position is not None:
         siblings = [s for s in tree.children.get(parent_id, []) if s.id != category.id]
         index = len(siblings) if changes.position is None else changes.position
@@ -210,8 +212,7 @@ def update_category(
     return node_of(load_tree(session, project), category)
 
 
-def delete_category(session: Session, project: Project, category: Category) -> None:
-    _check_writable(project)
+def check_no_children(session: Session, category: Category) -> None:
     children = session.scalar(
         select(func.count()).select_from(Category).where(Category.parent_id == category.id)
     )
@@ -219,8 +220,6 @@ def delete_category(session: Session, project: Project, category: Category) -> N
         raise Conflict(
             f"{category.name!r} has {children} sub-categories; move or delete them first."
         )
-    session.delete(category)
-    session.flush()
 
 
 def category_in_project(session: Session, project: Project, category_id: int) -> Category:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from app.projects.models import Project
+from app.taxonomy.examples import Examples, examples_by_category
+from app.taxonomy.labels import Counts, labeled_category_ids, subtree_counts
 from app.taxonomy.service import PALETTE, Node, load_tree
 
 
@@ -26,9 +28,13 @@ class TaxonomyView:
     nodes: list[Node]
     # What the service would pick for a new category, so a color input can start there.
     next_color: str
+    counts: dict[int, Counts] = field(default_factory=dict)
+    examples: dict[int, Examples] = field(default_factory=dict)
+    # Categories whose delete form must ask where their labels go (managers only).
+    labeled: set[int] = field(default_factory=set)
 
 
-def taxonomy_view(session: Session, project: Project) -> TaxonomyView:
+def taxonomy_view(session: Session, project: Project, *, with_labeled: bool) -> TaxonomyView:
     tree = load_tree(session, project)
     nodes = tree.depth_first()
     branches: dict[int, Branch] = {}
@@ -42,4 +48,11 @@ def taxonomy_view(session: Session, project: Project) -> TaxonomyView:
         branch = Branch(node, len(siblings), [], parents)
         branches[category.id] = branch
         siblings.append(branch)
-    return TaxonomyView(roots, nodes, PALETTE[len(nodes) % len(PALETTE)])
+    return TaxonomyView(
+        roots,
+        nodes,
+        PALETTE[len(nodes) % len(PALETTE)],
+        subtree_counts(session, project, tree),
+        examples_by_category(session, list(tree.by_id)),
+        labeled_category_ids(session, project) if with_labeled else set(),
+    )
