@@ -10,6 +10,7 @@ from app.auth.api import router as auth_router
 from app.auth.deps import ApiUser
 from app.exports.api import router as exports_router
 from app.images.api import router as images_router
+from app.labeling.api import router as labeling_router
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
 from app.taxonomy.api import router as taxonomy_router
@@ -20,6 +21,7 @@ api_router.include_router(projects_router)
 api_router.include_router(taxonomy_router)
 api_router.include_router(images_router)
 api_router.include_router(exports_router)
+api_router.include_router(labeling_router)
 
 
 @api_router.get("/health", tags=["meta"])

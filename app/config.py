@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         description="Seconds without a heartbeat after which a running job is marked failed "
         "(its worker died).",
     )
+    lease_seconds: int = Field(
+        300,
+        ge=1,
+        description="How long `queue/next` holds an image for one labeler before it returns "
+        "to the pool.",
+    )
 
     @field_validator(
         "database_url", "result_backend", "secret_key", "admin_password", mode="before"

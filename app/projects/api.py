@@ -35,7 +35,12 @@ def update_project(
 ) -> Project:
     project = service.get_managed_project(session, user, project_id)
     return service.update_project(
-        session, project, name=body.name, description=body.description, archived=body.archived
+        session,
+        project,
+        name=body.name,
+        description=body.description,
+        archived=body.archived,
+        overlap_percent=body.overlap_percent,
     )
 
 

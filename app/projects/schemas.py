@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.projects.models import ProjectRole
 from app.validation import Description, Name, Username
@@ -21,6 +21,7 @@ class ProjectUpdate(BaseModel):
     name: Name | None = None
     description: Description | None = None
     archived: bool | None = None
+    overlap_percent: int | None = Field(None, ge=0, le=100)
 
 
 class ProjectOut(BaseModel):
@@ -32,6 +33,7 @@ class ProjectOut(BaseModel):
     created_at: datetime
     archived: bool
     archived_at: datetime | None
+    overlap_percent: int
 
 
 class MemberAdd(BaseModel):

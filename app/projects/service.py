@@ -99,6 +99,7 @@ def update_project(
     name: str | None = None,
     description: str | None = None,
     archived: bool | None = None,
+    overlap_percent: int | None = None,
 ) -> Project:
     if name is not None and name != project.name:
         project.name_key = _ensure_name_free(session, name, exclude_id=project.id)
@@ -107,6 +108,8 @@ def update_project(
         project.description = description
     if archived is not None and archived != project.archived:
         project.archived_at = utcnow() if archived else None
+    if overlap_percent is not None:
+        project.overlap_percent = overlap_percent
     session.flush()
     return project
 

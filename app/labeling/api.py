@@ -1,0 +1,137 @@
+"""Labeling routes: the queue, annotations, undo, bulk labels, counters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.auth.deps import ApiUser
+from app.db import SessionDep
+from app.errors import InvalidInput
+from app.images import service as images
+from app.images.api import image_out
+from app.labeling import counters, leases, queue, service
+from app.labeling.models import QueueMode
+from app.labeling.schemas import (
+    AnnotationOut,
+    BulkDecision,
+    BulkOut,
+    Counters,
+    Decision,
+    QueueItem,
+    Release,
+    Strategy,
+)
+from app.projects import service as projects
+from app.settings_dep import SettingsDep
+from app.validation import MAX_ID, Id
+
+router = APIRouter(tags=["labeling"])
+MAX_EXCLUDE = 50
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+def _exclude(raw: str | None) -> set[int]:
+    parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
+    if len(parts) > MAX_EXCLUDE:
+        raise InvalidInput(f"exclude: at most {MAX_EXCLUDE} image ids.")
+    if not all(p.isdigit() and 0 < int(p) <= MAX_ID for p in parts):
+        raise InvalidInput("exclude: comma-separated image ids, e.g. exclude=12,13.")
+    return {int(p) for p in parts}
+
+
+@router.get(
+    "/projects/{project_id}/queue/next",
+    response_model=QueueItem,
+    responses={204: {"description": "Nothing is left in this queue."}},
+)
+def queue_next(
+    project_id: Id,
+    session: SessionDep,
+    user: ApiUser,
+    settings: SettingsDep,
+    strategy: Strategy = "active",
+    mode: QueueMode = QueueMode.label,
+    exclude: Annotated[str | None, Query(max_length=1000)] = None,
+    category_id: Id | None = None,
+) -> QueueItem | Response:
+    held = _exclude(exclude)
+    project = projects.get_project(session, user, project_id)
+    served = queue.next_image(
+        session,
+        project,
+        user,
+        mode=mode,
+        strategy=strategy,
+        category_id=category_id,
+        exclude=held,
+        lease_seconds=settings.lease_seconds,
+    )
+    if served is None:
+        return Response(status_code=204)
+    urls = image_out(served.image)
+    return QueueItem(
+        image_id=served.image.id,
+        file_url=urls.file_url,
+        thumbnail_url=urls.thumbnail_url,
+        display_url=urls.display_url,
+        filename=served.image.filename,
+        width=served.image.width,
+        height=served.image.height,
+        suggestion=None,
+        lease_expires_at=served.lease_expires_at,
+        mode=mode,
+        strategy=strategy,
+        remaining=served.remaining,
+    )
+
+
+@router.post("/projects/{project_id}/queue/release", status_code=204)
+def queue_release(project_id: Id, body: Release, session: SessionDep, user: ApiUser) -> Response:
+    projects.get_project(session, user, project_id)
+    leases.release(session, user.id, body.image_ids)
+    return Response(status_code=204)
+
+
+@router.post("/images/{image_id}/annotations", status_code=201, response_model=AnnotationOut)
+def create_annotation(
+    image_id: Id,
+    body: Decision,
+    session: SessionDep,
+    user: ApiUser,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> AnnotationOut:
+    project, image = images.get_image(session, user, image_id)
+    recorded = service.record(session, user, project, image, body, idempotency_key)
+    if not recorded.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return service.outs(session, [recorded.annotation])[0]
+
+
+@router.get("/images/{image_id}/annotations", response_model=list[AnnotationOut])
+def list_annotations(image_id: Id, session: SessionDep, user: ApiUser) -> list[AnnotationOut]:
+    images.get_image(session, user, image_id)
+    return service.outs(session, service.history(session, image_id))
+
+
+@router.post("/projects/{project_id}/undo", status_code=201, response_model=AnnotationOut)
+def undo(project_id: Id, session: SessionDep, user: ApiUser) -> AnnotationOut:
+    project = projects.get_project(session, user, project_id)
+    return service.outs(session, [service.undo_last(session, user, project)])[0]
+
+
+@router.post("/projects/{project_id}/annotations/bulk", status_code=201, response_model=BulkOut)
+def bulk_annotate(
+    project_id: Id, body: BulkDecision, session: SessionDep, user: ApiUser
+) -> BulkOut:
+    project = projects.get_project(session, user, project_id)
+    decision = Decision(category_id=body.category_id, rejected=body.rejected, reason=body.reason)
+    made = service.bulk(session, user, project, body.image_ids, decision)
+    return BulkOut(created=len(made), annotations=service.outs(session, made))
+
+
+@router.get("/projects/{project_id}/counters", response_model=Counters)
+def project_counters(project_id: Id, session: SessionDep, user: ApiUser) -> Counters:
+    return counters.counters(session, projects.get_project(session, user, project_id))

@@ -1,0 +1,93 @@
+"""The labeling API's bodies and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from app.labeling.models import AnnotationSource, QueueMode
+from app.validation import Id
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Strategy = Literal["active", "random", "sequential"]
+MAX_BULK = 500
+
+
+class Decision(BaseModel):
+    """A label or a rejection: exactly one of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category_id: Id | None = None
+    rejected: bool = False
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Decision:
+        if (self.category_id is not None) == self.rejected:
+            raise ValueError('Send either "category_id" or "rejected": true, not both nor neither.')
+        if self.reason is not None and not self.rejected:
+            raise ValueError('A "reason" goes only with "rejected": true.')
+        return self
+
+
+class BulkDecision(Decision):
+    image_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_BULK)]
+
+
+class Release(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_ids: Annotated[list[Id], Field(max_length=MAX_BULK)]
+
+
+class AnnotationOut(BaseModel):
+    id: int
+    image_id: int
+    user_id: int | None
+    username: str | None
+    category_id: int | None
+    rejected: bool
+    reason: str | None
+    source: AnnotationSource
+    undoes_id: int | None
+    created_at: datetime
+
+
+class BulkOut(BaseModel):
+    created: int
+    annotations: list[AnnotationOut]
+
+
+class Suggestion(BaseModel):
+    category_id: int
+    confidence: float
+
+
+class QueueItem(BaseModel):
+    image_id: int
+    file_url: str
+    thumbnail_url: str
+    display_url: str
+    filename: str
+    width: int
+    height: int
+    suggestion: Suggestion | None = None
+    lease_expires_at: datetime
+    mode: QueueMode
+    strategy: Strategy
+    remaining: int
+
+
+class UserCounter(BaseModel):
+    user_id: int
+    username: str
+    today: int
+    week: int
+    per_hour: float
+
+
+class Counters(BaseModel):
+    users: list[UserCounter]
