@@ -76,14 +76,10 @@ def history(session: Session, image_id: int) -> list[Annotation]:
 def outs(session: Session, annotations: list[Annotation]) -> list[AnnotationOut]:
     """The API shape, with each author's username (one query for all of them)."""
     ids = {a.user_id for a in annotations if a.user_id is not None}
-    names = (
-        {
-            uid: name
-            for uid, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))
-        }
-        if ids
-        else {}
-    )
+    names: dict[int, str] = {}
+    if ids:
+        query = select(User.id, User.username).where(User.id.in_(ids))
+        names = {row.id: row.username for row in session.execute(query)}
     return [
         AnnotationOut(
             id=a.id,

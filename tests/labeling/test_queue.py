@@ -23,9 +23,14 @@ def test_next_serves_in_order_and_leases(api_as: ClientFor, admin: User, labeler
     body = resp.json()
     assert body["image_id"] == s.image_ids[0]
     assert body["file_url"] == f"/api/v1/images/{s.image_ids[0]}/file"
-    assert body["thumbnail_url"].endswith("/thumbnail") and body["display_url"].endswith("/display")
-    assert body["suggestion"] is None and body["mode"] == "label" and body["strategy"] == "active"
-    assert body["remaining"] == 3 and body["width"] > 0 and body["filename"] == "img0.jpg"
+    assert body["thumbnail_url"].endswith("/thumbnail")
+    assert body["display_url"].endswith("/display")
+    assert body["suggestion"] is None
+    assert body["mode"] == "label"
+    assert body["strategy"] == "active"
+    assert body["remaining"] == 3
+    assert body["width"] > 0
+    assert body["filename"] == "img0.jpg"
     assert body["lease_expires_at"]
     # Asking again without excluding it re-serves the caller's own lease.
     assert next_image(api, s.pid) == s.image_ids[0]
