@@ -12,7 +12,7 @@
   const settings = JSON.parse(settingsNode.textContent);
   const pid = Number(settings.project_id);
   const PREFETCH = Math.max(3, Number(settings.prefetch) || 3);
-  const EXCLUDE_MAX = 200; // ids sent back to queue/next; older ones have their decision
+  const EXCLUDE_MAX = 50; // ids sent back to queue/next (its limit); older ones are decided
   const RETRIES = 5;
 
   const $ = (selector) => root.querySelector(selector);
@@ -146,12 +146,17 @@
     return item;
   };
 
+  // The ids queue/next must not hand out again: those held here first, then the latest
+  // seen and skipped (a decision still on its way would otherwise come back).
   const held = () => {
     const ids = new Set(queue.map((i) => i.id));
     if (current) ids.add(current.id);
-    for (const i of seen.slice(-EXCLUDE_MAX)) ids.add(i.id);
-    for (const id of skipped) ids.add(id);
-    return [...ids].slice(-EXCLUDE_MAX);
+    const recent = [...seen.map((i) => i.id), ...skipped].reverse();
+    for (const id of recent) {
+      if (ids.size >= EXCLUDE_MAX) break;
+      ids.add(id);
+    }
+    return [...ids];
   };
 
   const nextUrl = () => {
