@@ -1,0 +1,199 @@
+"""Labeling queue under load: 100,000 images, 20 annotators at once, server latency.
+
+Run: .venv/bin/python bench/labeling_queue.py [--images 100000] [--users 20] [--seconds 40]
+
+The rows are inserted directly (as in gallery_latency.py). A live uvicorn serves the
+app in a child process on a free port, with a bench-only middleware that reports each
+request's server time in a header; 20 client threads, each its own labeler, loop
+``queue/next`` then ``POST annotations`` for --seconds. It reports p50/p99 server time
+per call, and checks that no image was handed to two annotators while leased and that
+every 201 is in the database, once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx2 as httpx  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from app.auth import service as auth  # noqa: E402
+from app.auth.models import Role  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.db import make_engine, make_sessionmaker, utcnow  # noqa: E402
+from app.images.models import Image, ImageStatus  # noqa: E402
+from app.labeling.models import Annotation  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+from app.projects import service as projects  # noqa: E402
+from app.projects.models import ProjectRole  # noqa: E402
+from app.taxonomy import service as taxonomy  # noqa: E402
+from app.taxonomy.schemas import CategoryCreate  # noqa: E402
+
+SECRET = "bench " + "password"
+
+
+def populate(settings: Settings, count: int, users: int) -> tuple[int, int]:
+    upgrade(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    with make_sessionmaker(engine)() as session:
+        boss = auth.create_user(session, "bench", SECRET, Role.admin)
+        project = projects.create_project(session, boss, "Bench")
+        category = taxonomy.create_category(session, project, CategoryCreate(name="thing"))
+        for n in range(users):
+            auth.create_user(session, f"annotator{n}", SECRET, Role.labeler)
+            projects.add_member(session, project, f"annotator{n}", ProjectRole.labeler)
+        now = utcnow()
+        rows = [
+            {"project_id": project.id, "sha256": hashlib.sha256(str(i).encode()).hexdigest(),
+             "filename": f"photos/{i:06d}.jpg", "format": "jpeg", "width": 500, "height": 375,
+             "orientation": 1, "size_bytes": 40_000, "phash": f"{i:016x}",
+             "thumbnail_mime": "image/jpeg", "status": ImageStatus.unlabeled,
+             "dup_checked": True, "created_at": now}
+            for i in range(count)
+        ]  # fmt: skip
+        for start in range(0, len(rows), 10_000):
+            session.execute(insert(Image), rows[start : start + 10_000])
+        session.commit()
+        ids = project.id, category.category.id
+    engine.dispose()
+    return ids
+
+
+SERVE = """
+import sys, time
+sys.path.insert(0, {root!r})
+import uvicorn
+from app.config import Settings
+from app.main import create_app
+
+app = create_app(Settings(env="test", data_dir={data!r}, secret_key="bench-" + "x" * 40))
+
+@app.middleware("http")
+async def server_time(request, call_next):
+    start = time.perf_counter()
+    response = await call_next(request)
+    response.headers["x-server-ms"] = f"{{(time.perf_counter() - start) * 1000:.3f}}"
+    return response
+
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
+"""
+
+
+def serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    from tests.support.processes import free_port
+
+    port = free_port()
+    code = SERVE.format(root=str(ROOT), data=str(data), port=port)
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/api/v1/health").status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=40)
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="curator-queue-")) / "data"
+    data.mkdir()
+    settings = Settings(env="test", data_dir=data, secret_key="bench-" + "x" * 40)
+    start = time.perf_counter()
+    pid, cid = populate(settings, args.images, args.users)
+    print(f"{args.images:,} images inserted in {time.perf_counter() - start:.1f} s")
+    proc, base = serve(data)
+    times: dict[str, list[float]] = {"health": [], "next": [], "annotate": []}
+    holds: list[tuple[int, str, float, float]] = []
+    created: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(args.users)
+    stop_at = 0.0
+
+    def annotator(n: int) -> None:
+        nonlocal stop_at
+        name = f"annotator{n}"
+        with httpx.Client(base_url=base, timeout=60) as client:
+            token = client.post("/api/v1/auth/token", data={"username": name, "password": SECRET})
+            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            if barrier.wait() == 0:
+                stop_at = time.monotonic() + args.seconds
+            barrier.wait()
+            while time.monotonic() < stop_at:
+                h = client.get("/api/v1/health")
+                resp = client.get(f"/api/v1/projects/{pid}/queue/next")
+                got = time.monotonic()
+                if resp.status_code != 200:
+                    errors.append(f"next {resp.status_code}")
+                    return
+                image_id = resp.json()["image_id"]
+                post = client.post(
+                    f"/api/v1/images/{image_id}/annotations", json={"category_id": cid}
+                )
+                if post.status_code != 201:
+                    errors.append(f"annotate {post.status_code} {post.text[:200]}")
+                    return
+                with lock:
+                    times["health"].append(float(h.headers["x-server-ms"]))
+                    times["next"].append(float(resp.headers["x-server-ms"]))
+                    times["annotate"].append(float(post.headers["x-server-ms"]))
+                    holds.append((image_id, name, got, time.monotonic()))
+                    created.append(post.json()["id"])
+
+    threads = [threading.Thread(target=annotator, args=(n,)) for n in range(args.users)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    proc.terminate()
+    proc.wait(10)
+
+    served: dict[int, int] = {}
+    for image_id, _, _, _ in holds:
+        served[image_id] = served.get(image_id, 0) + 1
+    doubles = sum(1 for n in served.values() if n > 1)
+    engine = make_engine(settings.resolved_database_url)
+    with make_sessionmaker(engine)() as session:
+        stored = set(session.scalars(select(Annotation.id)))
+        labeled = session.scalar(select(func.count()).where(Image.status == ImageStatus.labeled))
+    engine.dispose()
+    lost = len(set(created) - stored)
+    print(f"{args.users} annotators for {args.seconds:.0f} s: {len(created):,} annotations "
+          f"({len(created) / args.seconds:.0f}/s), {labeled:,} images labeled")  # fmt: skip
+    print(f"{'server time (ms)':32} {'p50':>7} {'p99':>7} {'max':>7}  calls")
+    labels = {"health": "GET /api/v1/health (baseline)", "next": "GET queue/next",
+              "annotate": "POST images/{id}/annotations"}  # fmt: skip
+    for key, label in labels.items():
+        v = times[key]
+        print(f"{label:32} {statistics.median(v):7.2f} {pct(v, 0.99):7.2f} {max(v):7.2f}  {len(v)}")
+    print(f"images handed to two annotators: {doubles}; annotations lost: {lost}; "
+          f"duplicates: {len(stored) - len(set(created))}; errors: {len(errors)}")  # fmt: skip
+    if doubles or lost or errors or len(stored) != len(created):
+        raise SystemExit(f"FAILED: {errors[:3]}")
+
+
+if __name__ == "__main__":
+    main()
