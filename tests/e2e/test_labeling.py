@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.flows import add_category, create_project, log_in, open_taxonomy, unique
 from tests.e2e.test_images import drop, summary
@@ -35,7 +35,9 @@ def category_ids(page: Page, pid: int) -> dict[str, int]:
     return {c["path"]: c["id"] for c in resp.json()}
 
 
-def test_label_by_keyboard_reject_undo_then_label_five_in_the_grid(page: Page) -> None:
+def test_label_by_keyboard_reject_undo_then_label_five_in_the_grid(
+    page: Page, browser: Browser, base_url: str
+) -> None:
     shots_dir = Path(os.environ.get("CURATOR_E2E_SHOTS", Path(tempfile.gettempdir()) / "e2e-shots"))
     shots_dir.mkdir(parents=True, exist_ok=True)
     project = unique("Labeling")
@@ -52,6 +54,15 @@ def test_label_by_keyboard_reject_undo_then_label_five_in_the_grid(page: Page) -
     add_category(page, "beer glass", parent="glass", shortcut="b")
     add_category(page, "mug", shortcut="m")
     ids = category_ids(page, pid)
+    # One positive example for the guide (pinned through the API, with the page's token).
+    token = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
+    first = page.request.get(f"/api/v1/projects/{pid}/images?limit=1").json()["items"][0]
+    pinned = page.request.post(
+        f"/api/v1/categories/{ids['glass']}/examples",
+        data={"image_id": first["id"], "kind": "positive"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert pinned.ok, pinned.text()
 
     page.goto(f"/projects/{pid}")
     page.get_by_role("navigation", name="Project").get_by_role("link", name="Label").click()
@@ -110,6 +121,19 @@ def test_label_by_keyboard_reject_undo_then_label_five_in_the_grid(page: Page) -
     expect(image).to_have_attribute("alt", undone)  # the undone image is back on screen
     expect(page.get_by_role("status").filter(has_text="undone")).to_be_visible()
 
+    # G shows the guide of the opened category: its guideline and its examples.
+    page.keyboard.press("g")
+    guide = page.get_by_role("complementary", name=re.compile("^Guide"))
+    expect(guide).to_be_visible()
+    page.keyboard.press("1")
+    expect(guide.get_by_role("heading", level=2)).to_have_text("Guide: glass")
+    expect(guide.get_by_role("strong")).to_have_text("made of glass")
+    expect(guide.get_by_role("list", name="Positive examples").get_by_role("img")).to_have_count(1)
+    page.keyboard.press("Escape")  # back up to the top level
+    expect(choices.get_by_role("button", name=re.compile("mug"))).to_be_visible()
+    page.keyboard.press("g")
+    expect(guide).to_be_hidden()
+
     # The help lists every key; Escape closes it.
     page.keyboard.press("?")
     keys = page.get_by_role("dialog", name="Keys")
@@ -160,3 +184,18 @@ def test_label_by_keyboard_reject_undo_then_label_five_in_the_grid(page: Page) -
     page.goto(f"/projects/{pid}/label")
     expect(image).to_be_visible()
     check_and_shoot(page, shots_dir, "label-phone")
+
+    # And stay readable in dark mode.
+    dark = browser.new_context(base_url=base_url, color_scheme="dark")
+    try:
+        night = dark.new_page()
+        log_in(night)
+        night.goto(f"/projects/{pid}/grid?status=all")
+        expect(night.get_by_role("list", name="Images to select")).to_be_visible()
+        check_and_shoot(night, shots_dir, "grid-desktop-dark")
+        night.goto(f"/projects/{pid}/label")
+        stage = night.get_by_role("figure", name="Image to label")
+        expect(stage.get_by_role("img")).to_be_visible()
+        check_and_shoot(night, shots_dir, "label-desktop-dark")
+    finally:
+        dark.close()
