@@ -235,13 +235,16 @@ def undo_last(session: Session, user: User, project: Project) -> Annotation:
     )
     if target is None:
         raise Conflict("Nothing to undo.")
-    rows = session.scalars(
-        select(Annotation)
-        .where(Annotation.image_id == target.image_id, Annotation.id >= target.id)
-        .order_by(Annotation.id)
-    ).all()
-    if len(rows) > 1:
-        # Restoring the older state would silently drop the later decision.
+    # The user's own later rows on this image are undone decisions or undos; anyone
+    # else's would be silently dropped by restoring the older state.
+    later = session.scalar(
+        select(Annotation.id).where(
+            Annotation.image_id == target.image_id,
+            Annotation.id > target.id,
+            Annotation.user_id.is_distinct_from(user.id),
+        )
+    )
+    if later is not None:
         raise Conflict(
             f"Image {target.image_id} has been labeled again since your decision; "
             "change its label instead of undoing."
