@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.db import SessionDep
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.images import service as images
 from app.images.views import parse_form_id
 from app.projects import service as projects
@@ -77,18 +77,21 @@ def delete_category(
     return change(request, session, user, project, (category_id, typed), act)
 
 
-@router.post("/images/{image_id}/examples")
+@router.post("/projects/{project_id}/examples")
 def pin_example(
     request: Request,
-    image_id: Id,
+    project_id: Id,
     session: SessionDep,
     user: PageUser,
+    image_id: FormStr = "",
     category_id: FormStr = "",
     kind: FormStr = "",
 ) -> Response:
-    """From the image page: pin this image as an example; back there with a flash."""
-    project, image = images.get_image(session, user, image_id)
-    project = projects.get_managed_project(session, user, project.id)
+    """From the image page: pin that image as an example; back there with a flash."""
+    project = projects.get_managed_project(session, user, project_id)
+    image_project, image = images.get_image(session, user, parse_form_id("Image", image_id))
+    if image_project.id != project.id:
+        raise NotFound(f"No image with id {image.id}.")
     try:
         category = service.category_in_project(
             session, project, parse_form_id("Category", category_id)
@@ -96,11 +99,12 @@ def pin_example(
         body = parse_form(ExamplePin, {"image_id": image.id, "kind": kind})
         examples.pin_example(session, project, category, image.id, body.kind)
     except DomainError as exc:
+        # The form sits on the image page: the error goes back there with what to fix.
         session.rollback()
         flash(request, exc.detail, "error")
     else:
         flash(request, f"Pinned as a {body.kind.value} example of {category.name}.")
-    return RedirectResponse(f"/images/{image_id}", status_code=303)
+    return RedirectResponse(f"/images/{image.id}", status_code=303)
 
 
 @router.post("/projects/{project_id}/taxonomy/{category_id}/examples/{image_id}/unpin")

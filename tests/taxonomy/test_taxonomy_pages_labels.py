@@ -110,7 +110,11 @@ def test_pinning_from_the_image_page_and_unpinning_from_the_taxonomy(
     assert f'<option value="{c["glass/wine"]}" selected>glass/wine</option>' in html
 
     resp = post_form(
-        web, f"/images/{w1}/examples", category_id=str(c["glass/wine"]), kind="positive"
+        web,
+        f"/projects/{pid}/examples",
+        image_id=str(w1),
+        category_id=str(c["glass/wine"]),
+        kind="positive",
     )
     assert resp.status_code == 303
     assert resp.headers["location"] == f"/images/{w1}"
@@ -126,7 +130,7 @@ def test_pinning_from_the_image_page_and_unpinning_from_the_taxonomy(
         {"category_id": "", "kind": "positive"},
         {"category_id": "999999", "kind": "negative"},
     ):
-        bad = post_form(web, f"/images/{w1}/examples", **form)
+        bad = post_form(web, f"/projects/{pid}/examples", image_id=str(w1), **form)
         assert bad.status_code == 303, form
         assert 'class="flash flash-error"' in web.get(f"/images/{w1}").text, form
     assert api.get(f"/api/v1/categories/{c['cup']}/examples").json()["positive"] == []
@@ -156,12 +160,15 @@ def test_pin_and_unpin_need_a_manager(
     assert "Unpin" not in lena_page
     form = {"category_id": str(c["cup"]), "kind": "positive"}
     unpin = f"/projects/{pid}/taxonomy/{c['cup']}/examples/{w1}/unpin"
-    assert post_form(lena, f"/images/{w1}/examples", **form).status_code == 403
+    assert post_form(lena, f"/projects/{pid}/examples", image_id=str(w1), **form).status_code == 403
     assert post_form(lena, unpin).status_code == 403
     merge = f"/projects/{pid}/taxonomy/{c['cup']}/merge"
     assert post_form(lena, merge, into_id=str(c["glass"])).status_code == 403
     outsider = browser_as(make_user())
-    assert post_form(outsider, f"/images/{w1}/examples", **form).status_code == 404
+    assert (
+        post_form(outsider, f"/projects/{pid}/examples", image_id=str(w1), **form).status_code
+        == 404
+    )
     assert post_form(outsider, unpin).status_code == 404
     assert post_form(outsider, merge, into_id=str(c["glass"])).status_code == 404
     negative = api.get(f"/api/v1/categories/{c['cup']}/examples").json()["negative"]
@@ -176,8 +183,21 @@ def test_a_category_of_another_project_cannot_be_used(
     other = labeled_project(api, "Other", seed=100)
     theirs = ids(api, other)
     w1 = image(db, "w1.jpg").id
-    post_form(web, f"/images/{w1}/examples", category_id=str(theirs["cup"]), kind="positive")
+    post_form(
+        web,
+        f"/projects/{pid}/examples",
+        image_id=str(w1),
+        category_id=str(theirs["cup"]),
+        kind="positive",
+    )
     assert api.get(f"/api/v1/categories/{theirs['cup']}/examples").json()["positive"] == []
+    # Their image through this project's form: not an image of this project.
+    their_image = api.get(f"/api/v1/projects/{other}/images").json()["items"][0]["id"]
+    form = {"category_id": str(c["cup"]), "kind": "positive"}
+    foreign = post_form(web, f"/projects/{pid}/examples", image_id=str(their_image), **form)
+    assert foreign.status_code == 404
+    assert post_form(web, f"/projects/{pid}/examples", image_id="", **form).status_code == 400
+    assert api.get(f"/api/v1/categories/{c['cup']}/examples").json()["positive"] == []
     merge = post_form(web, f"/projects/{pid}/taxonomy/{c['cup']}/merge", into_id=str(theirs["cup"]))
     assert merge.status_code == 422
     delete = post_form(
@@ -201,7 +221,13 @@ def test_markup_in_category_names_shows_as_text(
     c = ids(api, pid)
     evil = api.post(f"/api/v1/projects/{pid}/categories", json={"name": name}).json()
     w1 = image(db, "w1.jpg").id
-    post_form(web, f"/images/{w1}/examples", category_id=str(evil["id"]), kind="positive")
+    post_form(
+        web,
+        f"/projects/{pid}/examples",
+        image_id=str(w1),
+        category_id=str(evil["id"]),
+        kind="positive",
+    )
     image_page = web.get(f"/images/{w1}").text
     assert name not in image_page
     assert "&lt;img src=x onerror=alert(1)&gt;" in image_page
