@@ -133,7 +133,10 @@ def merge_category(
             "or move it out first."
         )
     children = tree.children.get(category.id, [])
-    taken = {name_key(c.name): c.name for c in tree.children.get(into.id, [])}
+    # The merged category itself leaves ``into``'s children: its name is free again.
+    taken = {
+        name_key(c.name): c.name for c in tree.children.get(into.id, []) if c.id != category.id
+    }
     clashes = sorted(taken[k] for k in (name_key(c.name) for c in children) if k in taken)
     if clashes:
         raise Conflict(
@@ -143,6 +146,9 @@ def merge_category(
     # The children keep their sub-trees, now one level below ``into``.
     if children and len(tree.path(into)) + tree.height(category.id) - 1 > service.MAX_DEPTH:
         raise InvalidInput(f"into_id: the tree would be deeper than {service.MAX_DEPTH} levels.")
+    # Free its sibling key first: a child may take its name under the same parent.
+    category.sibling_key = f"merging/{category.id}"
+    session.flush()
     last = max((c.position for c in tree.children.get(into.id, [])), default=-1)
     for i, child in enumerate(children, start=last + 1):
         child.parent_id = into.id

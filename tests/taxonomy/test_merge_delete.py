@@ -188,3 +188,18 @@ def test_an_unlabeled_category_still_deletes_plainly(api: TestClient, pid: int) 
     assert api.delete(f"/api/v1/categories/{empty['id']}").status_code == 204
     assert "plate" not in ids(api, pid)
     assert "cup" in ids(api, pid)
+
+
+def test_merging_into_the_parent_frees_the_merged_name(api: TestClient, pid: int) -> None:
+    c = ids(api, pid)
+    new = f"/api/v1/projects/{pid}/categories"
+    api.post(new, json={"name": "Wine", "parent_id": c["glass/wine"]})
+    beer = api.post(new, json={"name": "beer", "parent_id": c["glass/wine"]}).json()
+    clash = api.post(f"/api/v1/categories/{c['glass/wine']}/merge", json={"into_id": c["glass"]})
+    assert clash.status_code == 409
+    assert "'beer'" in clash.json()["detail"]
+    assert api.delete(f"/api/v1/categories/{beer['id']}").status_code == 204
+    merged = api.post(f"/api/v1/categories/{c['glass/wine']}/merge", json={"into_id": c["glass"]})
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["subtree_count"] == 4
+    assert set(ids(api, pid)) == {"glass", "glass/beer", "glass/Wine", "cup"}
