@@ -34,6 +34,14 @@ STATE_CHANGING = {
     ("POST", "/api/v1/projects/{project_id}/images"): "project manager",
     ("POST", "/api/v1/projects/{project_id}/labels-csv"): "project manager",
     ("POST", "/projects/{project_id}/labels-csv"): "project manager",
+    ("POST", "/api/v1/categories/{category_id}/merge"): "project manager",
+    ("POST", "/api/v1/categories/{category_id}/examples"): "project manager",
+    ("DELETE", "/api/v1/categories/{category_id}/examples/{image_id}"): "project manager",
+    ("POST", "/projects/{project_id}/taxonomy/{category_id}/merge"): "project manager",
+    ("POST", "/projects/{project_id}/examples"): "project manager",
+    ("POST", "/projects/{project_id}/taxonomy/{category_id}/examples/{image_id}/unpin"): (
+        "project manager"
+    ),
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/{user_id}"): "admin",
     ("POST", "/projects"): "admin or manager",
@@ -50,6 +58,10 @@ ANY_USER = {("POST", "/logout")}
 PROJECT_MEMBER = {
     ("POST", "/api/v1/projects/{project_id}/duplicate-groups/{group_id}/keep"),
     ("POST", "/projects/{project_id}/duplicates/{group_id}/keep"),
+    ("POST", "/api/v1/images/{image_id}/annotations"),
+    ("POST", "/api/v1/projects/{project_id}/undo"),
+    ("POST", "/api/v1/projects/{project_id}/annotations/bulk"),
+    ("POST", "/api/v1/projects/{project_id}/queue/release"),
 }
 
 VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
@@ -62,6 +74,14 @@ VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
     ("PATCH", "/api/v1/categories/{category_id}"): {"name": "renamed"},
     ("POST", "/api/v1/projects/{project_id}/taxonomy"): {"text": "sneaky"},
     ("POST", "/api/v1/projects/{project_id}/duplicate-groups/{group_id}/keep"): {"image_id": 1},
+    ("POST", "/api/v1/categories/{category_id}/merge"): {"into_id": 1},
+    ("POST", "/api/v1/categories/{category_id}/examples"): {"image_id": 1, "kind": "positive"},
+    ("POST", "/api/v1/images/{image_id}/annotations"): {"category_id": 1},
+    ("POST", "/api/v1/projects/{project_id}/annotations/bulk"): {
+        "image_ids": [1],
+        "rejected": True,
+    },
+    ("POST", "/api/v1/projects/{project_id}/queue/release"): {"image_ids": [1]},
 }
 # Multipart routes: a valid upload, so only the standing can be what refuses it.
 VALID_FILES: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {
@@ -77,6 +97,12 @@ VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/projects/{project_id}/members"): {"username": "lena", "role": "manager"},
     ("POST", "/projects/{project_id}/taxonomy"): {"name": "sneaky"},
     ("POST", "/projects/{project_id}/taxonomy/{category_id}"): {"name": "renamed", "parent_id": ""},
+    ("POST", "/projects/{project_id}/taxonomy/{category_id}/merge"): {"into_id": "1"},
+    ("POST", "/projects/{project_id}/examples"): {
+        "image_id": "1",
+        "category_id": "1",
+        "kind": "positive",
+    },
 }
 
 
@@ -145,13 +171,15 @@ def test_cookie_authenticated_api_calls_need_the_csrf_header(
 
 @pytest.fixture
 def plain_member(api_as: ClientFor, admin: User, make_user: UserFactory) -> User:
-    """A labeler who belongs to project 1 as a labeler, next to an admin-owned project."""
+    """A labeler who belongs to project 1 (with category 1 and image 1) as a labeler."""
     lena = make_user(Role.labeler, "lena")
     api = api_as(admin)
     assert api.post("/api/v1/projects", json={"name": "P1"}).json()["id"] == 1
     api.post("/api/v1/projects/1/members", json={"username": "lena", "role": "labeler"})
     category = api.post("/api/v1/projects/1/categories", json={"name": "glass"})
     assert category.json()["id"] == 1
+    image = api.post("/api/v1/projects/1/images", files={"files": ("a.jpg", jpeg(seed=2))})
+    assert image.json()["imported"][0]["id"] == 1
     return lena
 
 
@@ -166,6 +194,7 @@ def test_wrong_role_is_refused_on_every_state_changing_api_route(
             path.replace("{project_id}", "1")
             .replace("{user_id}", str(admin.id))
             .replace("{category_id}", "1")
+            .replace("{image_id}", "1")
         )
         if (method, path) in VALID_FILES:
             resp = api.request(method, url, files=VALID_FILES[(method, path)])
@@ -174,7 +203,7 @@ def test_wrong_role_is_refused_on_every_state_changing_api_route(
         assert resp.status_code == 403, (method, path, needed, resp.text)
     projects = api_as(admin).get("/api/v1/projects").json()
     assert [p["name"] for p in projects] == ["P1"]
-    assert api_as(admin).get("/api/v1/projects/1/images").json()["total"] == 0
+    assert api_as(admin).get("/api/v1/projects/1/images").json()["total"] == 1
 
 
 def test_outsiders_get_404_on_every_member_route(
@@ -205,6 +234,7 @@ def test_wrong_role_is_refused_on_every_state_changing_page(
             .replace("{user_id}", str(admin.id))
             .replace("{member_id}", str(admin.id))
             .replace("{category_id}", "1")
+            .replace("{image_id}", "1")
         )
         form = {"csrf_token": token, **VALID_FORMS.get((method, path), {})}
         resp = page.request(method, url, data=form, files=VALID_FILES.get((method, path)))
