@@ -13,6 +13,7 @@ from app.db import SessionDep
 from app.images import service as images
 from app.images import views
 from app.images.models import ImageStatus
+from app.labeling import counters
 from app.projects import service as projects
 from app.projects.models import Project
 from app.taxonomy import service as taxonomy
@@ -153,3 +154,13 @@ def grid_page(
         },
     }
     return render(request, "labeling/grid.html", context, user=user)
+
+
+@router.get("/projects/{project_id}/counters/_table")
+def counters_partial(
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
+) -> Response:
+    """Each labeler's labels today, this week and in the last hour, for the project page."""
+    project = projects.get_project(session, user, project_id)
+    context = {"project": project, "counters": counters.counters(session, project).users}
+    return render(request, "labeling/_counters.html", context, user=user)

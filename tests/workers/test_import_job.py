@@ -74,7 +74,10 @@ def test_a_large_upload_becomes_a_job_that_workers_finish(
         100,
     )
     assert {e["filename"] for e in done["error_files"]} == {"broken/bad.jpg", "../evil.jpg"}  # type: ignore[attr-defined]
-    assert done["duplicate_files"][0]["filename"] == "dup.jpg"  # type: ignore[index]
+    # dup.jpg has the bytes of glass/wine/0.jpg. Chunks run in parallel on two processes,
+    # so either may land first; the other is the duplicate, and the label still applies.
+    (duplicate,) = done["duplicate_files"]  # type: ignore[misc]
+    assert duplicate["filename"] in {"dup.jpg", "glass/wine/0.jpg"}
     paths = {c["path"] for c in api.get(f"/api/v1/projects/{pid}/categories").json()}
     assert paths == {"glass", "glass/wine", "glass/beer", "broken"}
     labeled = api.get(f"/api/v1/projects/{pid}/images", params={"status": "labeled"}).json()
