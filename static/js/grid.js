@@ -152,33 +152,10 @@
     reasons.querySelector("[data-reject-plain]").focus();
   };
   $("[data-reject]").addEventListener("click", openReasons);
-  for (const button of reasons.querySelectorAll("[data-reason]")) {
-    button.addEventListener("click", () => reject(button.dataset.reason));
-  }
   for (const button of reasons.querySelectorAll("[data-close]")) {
     button.addEventListener("click", () => reasons.close());
   }
-  reasons.querySelector("[data-reason-other]").addEventListener("click", () => {
-    reasonForm.hidden = false;
-    reasonText.focus();
-  });
-  reasons.querySelector("[data-reject-plain]").addEventListener("click", () => reject(null));
-  reasonForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    reject(reasonText.value.trim() || null);
-  });
-  reasons.addEventListener("keydown", (event) => {
-    if (event.target === reasonText || event.ctrlKey || event.metaKey || event.altKey) return;
-    const keyed = reasons.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
-    if (keyed) {
-      event.preventDefault();
-      keyed.click();
-    } else if (event.key === "Enter") {
-      if (event.target.matches("[data-reason], [data-reason-other], [data-close]")) return;
-      event.preventDefault();
-      reject(null);
-    }
-  });
+  window.CuratorReasons.bind(reasons, reasonForm, reasonText, reject);
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;

@@ -469,32 +469,7 @@
     reasons.close();
     decide(reason ? { rejected: true, reason } : { rejected: true });
   };
-  const otherReason = () => {
-    reasonForm.hidden = false;
-    reasonText.focus();
-  };
-  for (const button of reasons.querySelectorAll("[data-reason]")) {
-    button.addEventListener("click", () => reject(button.dataset.reason));
-  }
-  reasons.querySelector("[data-reason-other]").addEventListener("click", otherReason);
-  reasons.querySelector("[data-reject-plain]").addEventListener("click", () => reject(null));
-  reasonForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    reject(reasonText.value.trim() || null);
-  });
-  reasons.addEventListener("keydown", (event) => {
-    if (event.target === reasonText || event.ctrlKey || event.metaKey || event.altKey) return;
-    const keyed = reasons.querySelector(`[data-key="${CSS.escape(event.key)}"]`);
-    if (keyed) {
-      event.preventDefault();
-      keyed.click();
-    } else if (event.key === "Enter") {
-      // Enter on a focused reason picks it; anywhere else it rejects with no reason.
-      if (event.target.matches("[data-reason], [data-reason-other], [data-close]")) return;
-      event.preventDefault();
-      reject(null);
-    }
-  });
+  window.CuratorReasons.bind(reasons, reasonForm, reasonText, reject);
 
   // The fuzzy search over full paths.
   let matches = [];
