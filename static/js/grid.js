@@ -22,22 +22,9 @@
   const reasonForm = $("[data-reason-form]");
   const reasonText = reasons.querySelector("input");
 
-  const csrfToken = () => {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  };
+  const csrfToken = window.Curator.csrfToken;
 
-  let toastTimer = 0;
-  const say = (message) => {
-    errorBox.textContent = "";
-    toast.textContent = message;
-    toast.classList.add("shown");
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => toast.classList.remove("shown"), 4000);
-  };
-  const fail = (message) => {
-    errorBox.textContent = message;
-  };
+  const { say, fail } = window.Curator.toaster(toast, errorBox, 4000);
 
   // ---- selection ----------------------------------------------------------------------
   const tiles = () => [...root.querySelectorAll("[data-image-id]")];

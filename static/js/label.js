@@ -48,10 +48,7 @@
   const nameOf = (id) => (byId.has(id) ? byId.get(id).path : `category #${id}`);
 
   // ---- helpers ------------------------------------------------------------------------
-  const csrfToken = () => {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  };
+  const csrfToken = window.Curator.csrfToken;
   const uuid = () =>
     crypto.randomUUID
       ? crypto.randomUUID()
@@ -110,17 +107,7 @@
     }
   };
 
-  let toastTimer = 0;
-  const say = (message) => {
-    errorBox.textContent = "";
-    toast.textContent = message;
-    toast.classList.add("shown");
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => toast.classList.remove("shown"), 2500);
-  };
-  const fail = (message) => {
-    errorBox.textContent = message;
-  };
+  const { say, fail } = window.Curator.toaster(toast, errorBox, 2500);
   const describe = (error) =>
     error instanceof ApiError ? error.detail || error.message : "The server could not be reached; check the connection.";
 

@@ -8,10 +8,7 @@
   const CONCURRENCY = 2;
   const SHOWN = 500; // items listed per summary section; the counts stay exact
 
-  const csrfToken = () => {
-    const meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  };
+  const csrfToken = window.Curator.csrfToken;
 
   const make = (tag, text, attrs) => {
     const node = document.createElement(tag);
