@@ -14,6 +14,7 @@ from app.labeling.api import router as labeling_router
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
 from app.taxonomy.api import router as taxonomy_router
+from app.training.api import router as training_router
 
 api_router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
 api_router.include_router(auth_router)
@@ -22,6 +23,7 @@ api_router.include_router(taxonomy_router)
 api_router.include_router(images_router)
 api_router.include_router(exports_router)
 api_router.include_router(labeling_router)
+api_router.include_router(training_router)
 
 
 @api_router.get("/health", tags=["meta"])

@@ -101,6 +101,17 @@ class Settings(BaseSettings):
         description="How long `queue/next` holds an image for one labeler before it returns "
         "to the pool.",
     )
+    ml_device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+        description="Where workers train and embed: `auto` (CUDA when torch sees it), `cpu`, "
+        "`cuda` or `cuda:N`.",
+    )
+    allow_weight_download: bool = Field(
+        True,
+        description="Let workers download pretrained weights of backbones that do not ship "
+        "with a package (the default EfficientNet-Lite0 never needs to).",
+    )
 
     @field_validator(
         "database_url", "result_backend", "secret_key", "admin_password", mode="before"

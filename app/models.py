@@ -6,17 +6,31 @@ from app.images.models import Image, ImportBatch, ImportIssue
 from app.labeling.models import Annotation
 from app.projects.models import Membership, Project
 from app.taxonomy.models import Category
+from app.training.models import (
+    Embedding,
+    Prediction,
+    QueueRank,
+    Scoring,
+    TrainingRun,
+    TrainingSample,
+)
 
 __all__ = [
     "Annotation",
     "ApiToken",
     "Base",
     "Category",
+    "Embedding",
     "Image",
     "ImportBatch",
     "ImportIssue",
     "LoginFailure",
     "Membership",
+    "Prediction",
     "Project",
+    "QueueRank",
+    "Scoring",
+    "TrainingRun",
+    "TrainingSample",
     "User",
 ]

@@ -11,7 +11,14 @@ from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.images import jobs
 from app.images.uploads import PLAN_TASK
+from app.projects.models import Project
+from app.training import service
+from app.training.service import EMBED_TASK, SCORE_TASK, TRAIN_TASK
 from workers.celery_app import celery_app
+from workers.context import worker_context
+from workers.embedding import embed_missing
+from workers.scoring import score_project, strategies_to_score
+from workers.training import run_training
 
 
 @lru_cache
@@ -19,7 +26,7 @@ def _job_context() -> jobs.JobContext:
     # One engine per worker process, made on first use (after the fork).
     settings = get_settings()
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
-    return jobs.JobContext(settings, sessions, _send_chunk)
+    return jobs.JobContext(settings, sessions, _send_chunk, celery_app)
 
 
 def _send_chunk(batch_id: int, start: int, stop: int) -> None:
@@ -55,3 +62,33 @@ def import_chunk(batch_id: int, start: int, stop: int) -> None:
     except Exception as exc:
         jobs.fail(ctx, batch_id, jobs.describe(exc))
         raise
+
+
+@celery_app.task(name=TRAIN_TASK)
+def train(run_id: int) -> None:
+    run_training(worker_context(), run_id)
+
+
+@celery_app.task(name=EMBED_TASK)
+def embed(project_id: int) -> None:
+    """Embed a project's new images; before any model exists, rank them for a cold start."""
+    ctx = worker_context()
+    with ctx.sessions() as session:
+        project = session.get(Project, project_id)
+        if project is None:
+            return
+        embed_missing(ctx, session, project.id, project.backbone)
+        if service.latest_model(session, project.id) is None:
+            for strategy in strategies_to_score(session, project):
+                score_project(ctx, session, project, strategy, None)
+
+
+@celery_app.task(name=SCORE_TASK)
+def score(project_id: int, strategy: str) -> None:
+    """Rank a project's queue with one strategy, from its latest model (if any)."""
+    ctx = worker_context()
+    with ctx.sessions() as session:
+        project = session.get(Project, project_id)
+        if project is None:
+            return
+        score_project(ctx, session, project, strategy, service.latest_model(session, project.id))

@@ -16,7 +16,7 @@ from app.images.storage import ImageStore
 from app.projects import service as projects
 from app.projects.models import Project
 from app.settings_dep import SettingsDep
-from app.taxonomy.service import load_tree
+from app.taxonomy.service import check_level, load_tree
 from app.validation import Id
 
 router = APIRouter(tags=["exports"])
@@ -50,7 +50,7 @@ def export_project(
     """A zip with the project's labeled images (never the rejected) and manifest.json."""
     project = projects.get_project(session, user, project_id)
     options = make_options(format, level, split, ratios, seed, images)
-    service.check_level(load_tree(session, project), options.level)
+    check_level(load_tree(session, project), options.level)
     name = writers.download_name(project, options)
     body = _body(request.app.state.sessionmaker, ImageStore(settings.data_dir), project, options)
     return StreamingResponse(

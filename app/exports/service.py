@@ -17,27 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.errors import InvalidInput
 from app.exports import split
 from app.exports.options import ExportOptions
 from app.images.models import Image, ImageStatus
 from app.labeling.models import Annotation
 from app.projects.models import Project
 from app.taxonomy.models import Category
-from app.taxonomy.service import Tree, load_tree
+from app.taxonomy.service import Tree, check_level, class_map, load_tree
 
 BATCH = 1000
 NO_SPLIT = 3  # the split code of an export without a split
-
-
-def check_level(tree: Tree, level: int | None) -> None:
-    if level is None:
-        return
-    depth = max((len(tree.path(c)) for c in tree.by_id.values()), default=0)
-    if level > depth:
-        raise InvalidInput(
-            f"level: {level} is deeper than the taxonomy, which has {depth} level(s)."
-        )
 
 
 @dataclass
@@ -57,20 +46,6 @@ class Plan:
     @property
     def total(self) -> int:
         return len(self.assigned)
-
-
-def class_map(tree: Tree, level: int | None) -> dict[int, int | None]:
-    """Each category's class: itself, its ancestor at ``level``, or None (above the level)."""
-    out: dict[int, int | None] = {}
-    for category in tree.by_id.values():
-        chain = [category.id]
-        while (parent := tree.by_id[chain[-1]].parent_id) is not None:
-            chain.append(parent)
-        chain.reverse()  # root first
-        out[category.id] = (
-            chain[-1] if level is None else (chain[level - 1] if len(chain) >= level else None)
-        )
-    return out
 
 
 def build_plan(session: Session, project: Project, options: ExportOptions) -> Plan:

@@ -118,7 +118,13 @@ def upload_images(
             job=ImportJobOut.model_validate(batch),
         )
     batch, summary = uploads.import_now(
-        session, settings, project, user.id, items, labels_from_folders=labels_from_folders
+        session,
+        settings,
+        project,
+        user.id,
+        items,
+        labels_from_folders=labels_from_folders,
+        celery=request.app.state.celery,
     )
     return UploadResult(
         imported=[Imported(id=i, filename=n) for i, n in summary.imported],

@@ -41,6 +41,7 @@ def import_command(
 ) -> None:
     """Import a folder of images; run it again to resume: what is in is skipped."""
     from app.auth.service import find_user
+    from app.broker import make_celery
     from app.cli import _migrate, _settings
     from app.db import make_engine, make_sessionmaker
     from app.errors import DomainError
@@ -80,6 +81,7 @@ def import_command(
                 workers=workers,
                 on_start=lambda total: progress.update(task, total=total),
                 on_progress=lambda done: progress.advance(task, done),
+                celery=make_celery(settings),
             )
         console.print(
             f"Import #{batch.id} into [bold]{target.name}[/]: {len(summary.imported)} imported, "

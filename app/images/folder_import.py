@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -95,6 +96,7 @@ def import_folder(
     workers: int = 1,
     on_start: Callable[[int], None] = lambda total: None,
     on_progress: Callable[[int], None] = lambda done: None,
+    celery: Celery | None = None,
 ) -> tuple[ImportBatch, Summary]:
     items = scan(directory)
     on_start(len(items))
@@ -130,6 +132,6 @@ def import_folder(
         summary.extend(recorder.record(group))
         on_progress(len(group))
         duplicates.group_new_images(session, project_id, settings.near_duplicate_distance)
-        finish(session, batch)
+        finish(session, batch, celery)
         session.commit()
         return batch, summary

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from celery import Celery
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,6 +56,7 @@ class JobContext:
     settings: Settings
     sessions: sessionmaker[Session]
     send_chunk: Callable[[int, int, int], None]  # (batch id, start, stop)
+    celery: Celery | None = None  # queues the embedding of the new images
 
 
 def _plan_path(settings: Settings, batch_id: int) -> Path:
@@ -161,7 +163,7 @@ def _finish_if_done(ctx: JobContext, batch_id: int) -> None:
         if batch.total is None or batch.processed < batch.total:
             return
         duplicates.group_new_images(session, batch.project_id, ctx.settings.near_duplicate_distance)
-        finish(session, batch)
+        finish(session, batch, ctx.celery)
         session.commit()
     shutil.rmtree(staging_dir(ctx.settings, batch_id), ignore_errors=True)
 

@@ -33,6 +33,7 @@ from app.images.storage import ImageStore
 from app.projects.models import Project
 from app.tasks import enqueue_after_commit
 from app.taxonomy.transfer import ensure_paths
+from app.training.service import EMBED_TASK
 
 PLAN_TASK = "curator.images.plan"
 _GROUP = 64  # files recorded per flush: bounds the memory a zip's entries can take
@@ -104,6 +105,7 @@ def import_now(
     uploads: Sequence[Upload],
     *,
     labels_from_folders: bool = False,
+    celery: Celery | None = None,
 ) -> tuple[ImportBatch, Summary]:
     """Import in this transaction; one bad file never stops the others."""
     batch = _new_batch(session, project, user_id, uploads, labels_from_folders, background=False)
@@ -127,7 +129,7 @@ def import_now(
             items.append((outcome, folder_label(e.name) if labels_from_folders else None))
         summary.extend(recorder.record(items))
     duplicates.group_new_images(session, project.id, settings.near_duplicate_distance)
-    finish(session, batch)
+    finish(session, batch, celery)
     return batch, summary
 
 
@@ -145,12 +147,15 @@ def add_categories(
         categories.update(ensure_paths(session, project, paths))
 
 
-def finish(session: Session, batch: ImportBatch) -> None:
+def finish(session: Session, batch: ImportBatch, celery: Celery | None = None) -> None:
+    """Mark the import done; new images are then embedded on the ``ml`` queue."""
     session.refresh(batch)  # the recorder's counters are SQL increments
     batch.status = BatchStatus.succeeded
     batch.total = batch.processed
     batch.finished_at = utcnow()
     session.flush()
+    if celery is not None and batch.imported:
+        enqueue_after_commit(session, celery, EMBED_TASK, queue="ml", args=[batch.project_id])
 
 
 def start_job(

@@ -41,6 +41,9 @@ def update_project(
         description=body.description,
         archived=body.archived,
         overlap_percent=body.overlap_percent,
+        auto_train_every=body.auto_train_every,
+        default_strategy=body.default_strategy,
+        backbone=body.backbone,
     )
 
 

@@ -31,6 +31,15 @@ class Project(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Percent of images that get a second, independent label (issue 4's overlap).
     overlap_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Retrain (linear mode) after this many new labels; 0 turns auto-train off.
+    auto_train_every: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    # The active-learning strategy that orders the queue unless a session picks another.
+    default_strategy: Mapped[str] = mapped_column(
+        String(32), default="default", server_default="default"
+    )
+    backbone: Mapped[str] = mapped_column(
+        String(64), default="efficientnet_lite0", server_default="efficientnet_lite0"
+    )
 
     @property
     def archived(self) -> bool:

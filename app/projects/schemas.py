@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.projects.models import ProjectRole
+from app.training.choices import BackboneName, StrategyName
 from app.validation import Description, Name, Username
 
 
@@ -22,6 +23,9 @@ class ProjectUpdate(BaseModel):
     description: Description | None = None
     archived: bool | None = None
     overlap_percent: int | None = Field(None, ge=0, le=100)
+    auto_train_every: int | None = Field(None, ge=0, le=100_000)
+    default_strategy: StrategyName | None = None
+    backbone: BackboneName | None = None
 
 
 class ProjectOut(BaseModel):
@@ -34,6 +38,9 @@ class ProjectOut(BaseModel):
     archived: bool
     archived_at: datetime | None
     overlap_percent: int
+    auto_train_every: int
+    default_strategy: str
+    backbone: str
 
 
 class MemberAdd(BaseModel):

@@ -100,6 +100,9 @@ def update_project(
     description: str | None = None,
     archived: bool | None = None,
     overlap_percent: int | None = None,
+    auto_train_every: int | None = None,
+    default_strategy: str | None = None,
+    backbone: str | None = None,
 ) -> Project:
     if name is not None and name != project.name:
         project.name_key = _ensure_name_free(session, name, exclude_id=project.id)
@@ -110,6 +113,12 @@ def update_project(
         project.archived_at = utcnow() if archived else None
     if overlap_percent is not None:
         project.overlap_percent = overlap_percent
+    if auto_train_every is not None:
+        project.auto_train_every = auto_train_every
+    if default_strategy is not None:
+        project.default_strategy = default_strategy
+    if backbone is not None:
+        project.backbone = backbone
     session.flush()
     return project
 

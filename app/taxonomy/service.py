@@ -227,3 +227,27 @@ def category_in_project(session: Session, project: Project, category_id: int) ->
     if category.project_id != project.id:
         raise NotFound(f"No category with id {category_id}.")
     return category
+
+
+def check_level(tree: Tree, level: int | None) -> None:
+    if level is None:
+        return
+    depth = max((len(tree.path(c)) for c in tree.by_id.values()), default=0)
+    if level > depth:
+        raise InvalidInput(
+            f"level: {level} is deeper than the taxonomy, which has {depth} level(s)."
+        )
+
+
+def class_map(tree: Tree, level: int | None) -> dict[int, int | None]:
+    """Each category's class: itself, its ancestor at ``level``, or None (above the level)."""
+    out: dict[int, int | None] = {}
+    for category in tree.by_id.values():
+        chain = [category.id]
+        while (parent := tree.by_id[chain[-1]].parent_id) is not None:
+            chain.append(parent)
+        chain.reverse()  # root first
+        out[category.id] = (
+            chain[-1] if level is None else (chain[level - 1] if len(chain) >= level else None)
+        )
+    return out

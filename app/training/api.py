@@ -1,0 +1,84 @@
+"""Training routes: start, list, read, cancel runs; a confusion cell; model downloads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+
+from app.auth.deps import ApiUser
+from app.db import SessionDep
+from app.images.api import image_out
+from app.projects import service as projects
+from app.settings_dep import CeleryDep, SettingsDep
+from app.training import download, predictions, service
+from app.training.schemas import CellImage, ExportFormat, RunCreate, RunCreated, RunOut
+from app.validation import Id
+
+router = APIRouter(tags=["training"])
+
+
+@router.post("/projects/{project_id}/training-runs", response_model=RunCreated, status_code=202)
+def start_run(
+    project_id: Id, body: RunCreate, session: SessionDep, user: ApiUser, celery: CeleryDep
+) -> RunCreated:
+    project = projects.get_managed_project(session, user, project_id)
+    run = service.start_run(
+        session,
+        celery,
+        project,
+        user,
+        mode=body.mode,
+        level=body.level,
+        backbone=body.backbone,
+        params=body.params.model_dump(exclude_none=True),
+    )
+    return RunCreated(id=run.id, status=run.status)
+
+
+@router.get("/projects/{project_id}/training-runs", response_model=list[RunOut])
+def list_runs(
+    project_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> list[RunOut]:
+    project = projects.get_project(session, user, project_id)
+    service.reap_stale(session, settings.job_stale_after)
+    return [RunOut.model_validate(r) for r in service.list_runs(session, project)]
+
+
+@router.get("/training-runs/{run_id}", response_model=RunOut)
+def get_run(run_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep) -> RunOut:
+    service.reap_stale(session, settings.job_stale_after)
+    return RunOut.model_validate(service.get_run(session, user, run_id))
+
+
+@router.post("/training-runs/{run_id}/cancel", response_model=RunOut)
+def cancel_run(run_id: Id, session: SessionDep, user: ApiUser) -> RunOut:
+    run = service.cancel_run(session, service.get_managed_run(session, user, run_id))
+    return RunOut.model_validate(run)
+
+
+@router.get("/training-runs/{run_id}/confusion", response_model=list[CellImage])
+def confusion_cell(
+    run_id: Id, true_id: Id, predicted_id: Id, session: SessionDep, user: ApiUser
+) -> list[CellImage]:
+    """The evaluated images whose label is ``true_id`` and prediction ``predicted_id``."""
+    run = service.get_run(session, user, run_id)
+    return [
+        CellImage(id=i.id, filename=i.filename, thumbnail_url=image_out(i).thumbnail_url)
+        for i in predictions.cell_images(session, run.id, true_id, predicted_id)
+    ]
+
+
+@router.get(
+    "/training-runs/{run_id}/model",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The model and its JSON."}},
+)
+def download_model(
+    run_id: Id,
+    session: SessionDep,
+    user: ApiUser,
+    settings: SettingsDep,
+    format: ExportFormat = "onnx",
+) -> StreamingResponse:
+    run = service.get_run(session, user, run_id)
+    return download.model_zip(settings, run, format)

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.training.choices import BackboneName
+from app.training.models import RunMode, RunStatus
+
+
+class RunParams(BaseModel):
+    """Advanced settings; each applies to one mode and is ignored by the other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    C: float | None = Field(None, gt=0, le=1e4, description="Linear: inverse regularisation.")
+    folds: int | None = Field(None, ge=2, le=20, description="Linear: cross-validation folds.")
+    epochs: int | None = Field(None, ge=1, le=200, description="Fine-tune: most epochs.")
+    batch_size: int | None = Field(None, ge=1, le=512, description="Fine-tune: batch size.")
+    lr: float | None = Field(None, gt=0, le=1, description="Fine-tune: the head's learning rate.")
+    backbone_lr: float | None = Field(
+        None, gt=0, le=1, description="Fine-tune: the backbone's learning rate."
+    )
+    patience: int | None = Field(
+        None, ge=1, le=50, description="Fine-tune: epochs without a better validation loss."
+    )
+    val_fraction: float | None = Field(
+        None, gt=0, lt=1, description="Fine-tune: share of labels held out for validation."
+    )
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: RunMode = RunMode.linear
+    level: int | None = Field(None, ge=1, le=32)
+    backbone: BackboneName | None = None
+    params: RunParams = Field(default_factory=RunParams)
+
+
+class RunCreated(BaseModel):
+    id: int
+    status: RunStatus
+
+
+class RunOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    status: RunStatus
+    phase: str
+    progress: float
+    eta_seconds: int | None
+    mode: RunMode
+    level: int | None
+    backbone: str
+    trigger: str
+    params: dict[str, Any]
+    device: str | None
+    label_count: int | None
+    classes: list[Any] | None
+    metrics: dict[str, Any] | None
+    report: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class CellImage(BaseModel):
+    id: int
+    filename: str
+    thumbnail_url: str
+
+
+ExportFormat = Literal["torchscript", "onnx"]

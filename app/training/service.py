@@ -1,0 +1,225 @@
+"""Training runs: start, read, cancel, and the worker's progress and outcome writes."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.config import Settings
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.projects.models import Project
+from app.projects.service import get_managed_project, get_project
+from app.tasks import enqueue_after_commit
+from app.training import dataset
+from app.training.models import ACTIVE_STATUSES, RunMode, RunStatus, TrainingRun
+
+TRAIN_TASK = "curator.ml.train"
+EMBED_TASK = "curator.ml.embed"
+SCORE_TASK = "curator.ml.score"
+log = logging.getLogger(__name__)
+
+
+def run_dir(settings: Settings, run_id: int) -> Path:
+    """Where a run's exported model files live."""
+    return settings.data_dir / "models" / str(run_id)
+
+
+def start_run(
+    session: Session,
+    celery: Celery,
+    project: Project,
+    user: User | None,
+    *,
+    mode: RunMode,
+    level: int | None = None,
+    backbone: str | None = None,
+    params: dict[str, Any] | None = None,
+    trigger: str = "manual",
+) -> TrainingRun:
+    """Check there is something to learn, then queue the run on the ``ml`` queue."""
+    if project.archived:
+        raise Conflict("The project is archived; restore it to train.")
+    data = dataset.build(session, project, level)
+    dataset.check_trainable(data, level)
+    run = TrainingRun(
+        project_id=project.id,
+        created_by_id=user.id if user is not None else None,
+        trigger=trigger,
+        mode=mode,
+        level=level,
+        backbone=backbone or project.backbone,
+        params=params or {},
+        label_count=len(data.image_ids),
+        last_annotation_id=data.last_annotation_id,
+    )
+    session.add(run)
+    session.flush()
+    run.task_id = enqueue_after_commit(session, celery, TRAIN_TASK, queue="ml", args=[run.id])
+    return run
+
+
+def get_run(session: Session, user: User, run_id: int) -> TrainingRun:
+    run = session.get(TrainingRun, run_id)
+    if run is None:
+        raise NotFound(f"No training run with id {run_id}.")
+    get_project(session, user, run.project_id)  # 404 for someone outside the project
+    return run
+
+
+def get_managed_run(session: Session, user: User, run_id: int) -> TrainingRun:
+    run = get_run(session, user, run_id)
+    get_managed_project(session, user, run.project_id)
+    return run
+
+
+def list_runs(session: Session, project: Project, limit: int = 50) -> list[TrainingRun]:
+    return list(
+        session.scalars(
+            select(TrainingRun)
+            .where(TrainingRun.project_id == project.id)
+            .order_by(TrainingRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def has_active_run(session: Session, project_id: int) -> bool:
+    return (
+        session.scalar(
+            select(TrainingRun.id)
+            .where(TrainingRun.project_id == project_id, TrainingRun.status.in_(ACTIVE_STATUSES))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def latest_model(session: Session, project_id: int) -> TrainingRun | None:
+    """The newest run that succeeded: the model behind suggestions and the queue."""
+    return session.scalar(
+        select(TrainingRun)
+        .where(TrainingRun.project_id == project_id, TrainingRun.status == RunStatus.succeeded)
+        .order_by(TrainingRun.finished_at.desc(), TrainingRun.id.desc())
+        .limit(1)
+    )
+
+
+def cancel_run(session: Session, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one stops at its next checkpoint."""
+    if run.finished:
+        raise Conflict(f"The run has already {run.status.value}; there is nothing to cancel.")
+    run.cancel_requested = True
+    if run.status is RunStatus.queued:
+        _finish(run, RunStatus.cancelled)
+    session.flush()
+    return run
+
+
+def _finish(run: TrainingRun, status: RunStatus, error: str | None = None) -> None:
+    run.status = status
+    run.error = error
+    run.eta_seconds = None
+    run.finished_at = utcnow()
+    run.phase = "done" if status is RunStatus.succeeded else status.value
+
+
+# --- Written by the worker ------------------------------------------------------------
+
+
+def claim(session: Session, run_id: int, stale_after: int) -> bool:
+    """Start the run in this worker, unless it is finished or another worker has it.
+
+    A run whose worker died mid-way (stale heartbeat) may be taken over when Celery
+    delivers its task again.
+    """
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_after)
+    result = session.execute(
+        update(TrainingRun)
+        .where(
+            TrainingRun.id == run_id,
+            (TrainingRun.status == RunStatus.queued)
+            | ((TrainingRun.status == RunStatus.running) & (TrainingRun.heartbeat_at < cutoff)),
+        )
+        .values(status=RunStatus.running, started_at=now, heartbeat_at=now, phase="starting")
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def report_progress(
+    session: Session, run_id: int, phase: str, progress: float, eta: float | None
+) -> bool:
+    """Record progress and the heartbeat; False if the user asked the run to stop."""
+    session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.running)
+        .values(
+            phase=phase,
+            progress=max(0.0, min(1.0, progress)),
+            eta_seconds=None if eta is None else round(eta),
+            heartbeat_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    cancelled = session.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == run_id))
+    return not cancelled
+
+
+def succeed(session: Session, run: TrainingRun, device: str) -> None:
+    run.device = device
+    run.progress = 1.0
+    _finish(run, RunStatus.succeeded)
+    session.commit()
+
+
+def fail(session: Session, run_id: int, error: str) -> None:
+    session.rollback()
+    run = session.get(TrainingRun, run_id)
+    if run is not None and not run.finished:
+        _finish(run, RunStatus.failed, error)
+        session.commit()
+
+
+def mark_cancelled(session: Session, run_id: int) -> None:
+    session.rollback()
+    run = session.get(TrainingRun, run_id)
+    if run is not None and not run.finished:
+        _finish(run, RunStatus.cancelled, "Cancelled by a user.")
+        session.commit()
+
+
+def describe(exc: BaseException) -> str:
+    """A readable one-line error for the run's page; the traceback goes to the log."""
+    log.error("training run failed:\n%s", "".join(traceback.format_exception(exc)))
+    return f"{type(exc).__name__}: {exc}"
+
+
+def reap_stale(session: Session, stale_after: int) -> int:
+    """Mark running runs whose worker stopped sending heartbeats as failed."""
+    cutoff = utcnow() - timedelta(seconds=stale_after)
+    result = session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.status == RunStatus.running, TrainingRun.heartbeat_at < cutoff)
+        .values(
+            status=RunStatus.failed,
+            phase="failed",
+            eta_seconds=None,
+            error="The worker running this training stopped responding (it was killed or "
+            "crashed). Start the run again.",
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,284 @@
+"""One training run, start to finish: embed, train, evaluate, predict, score, export.
+
+The phases report progress (and the heartbeat) on the run's row; a user's cancel is
+seen at the next report. Everything the run learns is written in one transaction at the
+end, so a run that fails or is cancelled leaves no half-written predictions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.images.models import Image
+from app.projects.models import Project
+from app.training import dataset, embeddings, predictions, service
+from app.training.models import RunMode, TrainingRun
+from workers.context import Throttle, WorkerContext
+from workers.embedding import embed_missing
+from workers.ml import export, linear
+from workers.ml.backbones import BACKBONES
+from workers.ml.device import resolve_device
+from workers.ml.finetune import FinetuneConfig, finetune, predict_files
+from workers.ml.metrics import classification_metrics
+from workers.ml.shards import read_rows
+from workers.scoring import score_project, strategies_to_score
+
+PREDICT_CHUNK = 20_000  # embeddings read and predicted at a time: bounded memory
+
+
+class Cancelled(Exception):
+    """The user cancelled the run."""
+
+
+# Phase weights in the overall percentage: embedding dominates a first run.
+PHASES = {
+    "embedding": (0.0, 0.6),
+    "training": (0.6, 0.8),
+    "predicting": (0.8, 0.9),
+    "scoring": (0.9, 0.95),
+    "exporting": (0.95, 1.0),
+}
+
+
+class Progress:
+    def __init__(self, session: Session, run_id: int) -> None:
+        self.session = session
+        self.run_id = run_id
+        self.phase = "starting"
+        self.last = 0.0
+        self.throttle = Throttle(self._write)
+
+    def _write(self, fraction: float, eta: float | None) -> bool:
+        low, high = PHASES.get(self.phase, (0.0, 1.0))
+        return service.report_progress(
+            self.session, self.run_id, self.phase, low + (high - low) * fraction, eta
+        )
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+        self.throttle = Throttle(self._write)
+        self.check(0.0, force=True)
+
+    def check(self, fraction: float, force: bool = False) -> None:
+        self.last = fraction
+        if not self.throttle(fraction, force):
+            raise Cancelled
+
+    def stop_requested(self) -> bool:
+        return not self.throttle(self.last)
+
+
+def run_training(ctx: WorkerContext, run_id: int) -> None:
+    with ctx.sessions() as session:
+        if not service.claim(session, run_id, ctx.settings.job_stale_after):
+            return  # finished, cancelled, or another worker is on it
+        try:
+            _run(ctx, session, run_id)
+        except Cancelled:
+            service.mark_cancelled(session, run_id)
+        except Exception as exc:
+            service.fail(session, run_id, service.describe(exc))
+            raise
+
+
+def _run(ctx: WorkerContext, session: Session, run_id: int) -> None:
+    run = session.get_one(TrainingRun, run_id)
+    project = session.get_one(Project, run.project_id)
+    progress = Progress(session, run.id)
+    device = resolve_device(ctx.settings.ml_device)
+    data = dataset.build(session, project, run.level)
+    dataset.check_trainable(data, run.level)
+
+    progress.enter("embedding")
+    embed_missing(
+        ctx, session, project.id, run.backbone, lambda done, total: _go(progress, done / total)
+    )
+
+    progress.enter("training")
+    if run.mode is RunMode.linear:
+        result = _linear(ctx, session, run, data, progress)
+    else:
+        result = _finetune(ctx, session, run, data, progress, device)
+
+    progress.enter("predicting")
+    class_ids = [cid for cid, _ in data.classes]
+    run.classes = [[cid, name] for cid, name in data.classes]
+    rows = list(result.predict_all(lambda f: progress.check(f)))
+    predictions.write_samples(session, run.id, result.samples)
+    predictions.write_predictions(session, run.id, (_row(i, p, class_ids) for i, p in rows))
+    run.metrics = result.metrics
+    run.report = {**data.report(), **result.report}
+    run.label_count = result.used
+    run.params = {**run.params, **result.params}
+    session.commit()  # the predictions exist before the ranking that reads them
+
+    progress.enter("scoring")
+    for strategy in strategies_to_score(session, project):
+        score_project(ctx, session, project, strategy, run)
+
+    progress.enter("exporting")
+    _export(ctx, run, result.module(), [name for _, name in data.classes])
+    predictions.prune(session, project.id)
+    service.succeed(session, run, str(device))
+
+
+def _go(progress: Progress, fraction: float) -> bool:
+    progress.check(fraction)
+    return True
+
+
+def _row(image_id: int, probs: np.ndarray, class_ids: list[int]) -> tuple[int, int, float, bytes]:
+    best = int(np.argmax(probs))
+    return image_id, class_ids[best], float(probs[best]), probs.astype("<f2").tobytes()
+
+
+Sample = tuple[int, int, int, int | None]  # image, annotation, true class, predicted class
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a trained model gives the rest of the run, whichever the mode."""
+
+    metrics: dict[str, Any]
+    samples: Sequence[Sample]
+    predict_all: Callable[[Callable[[float], None]], Iterator[tuple[int, np.ndarray]]]
+    module: Callable[[], torch.nn.Module]
+    used: int  # labeled images the model learned from
+    report: dict[str, Any]
+    params: dict[str, Any]
+
+
+def _linear(
+    ctx: WorkerContext,
+    session: Session,
+    run: TrainingRun,
+    data: dataset.Dataset,
+    progress: Progress,
+) -> Result:
+    folder = ctx.embedding_dir(run.backbone)
+    found = embeddings.locations(session, data.image_ids, run.backbone)
+    keep = [n for n, image_id in enumerate(data.image_ids) if image_id in found]
+    x = read_rows(folder, [found[data.image_ids[n]] for n in keep])
+    y = np.array([data.labels[n] for n in keep])
+    c = float(run.params.get("C", 1.0))
+    folds = int(run.params.get("folds", 5))
+    oof = linear.cross_val_predict(x, y, folds=folds, seed=run.id, C=c)
+    progress.check(0.7)
+    model = linear.fit_linear(x, y, C=c, seed=run.id)
+    class_ids = [cid for cid, _ in data.classes]
+    metrics = classification_metrics(y, oof, class_ids, [name for _, name in data.classes])
+    samples: list[Sample] = [
+        (data.image_ids[n], data.annotation_ids[n], data.labels[n], int(p))
+        for n, p in zip(keep, oof, strict=True)
+    ]
+    smallest = int(np.unique(y, return_counts=True)[1].min())
+
+    def predict_all(check: Callable[[float], None]) -> Iterator[tuple[int, np.ndarray]]:
+        ids, locations = embeddings.project_locations(session, run.project_id, run.backbone)
+        for start in range(0, len(ids), PREDICT_CHUNK):
+            probs = linear.predict_proba(
+                model, read_rows(folder, locations[start : start + PREDICT_CHUNK])
+            )
+            # Columns come in model.classes order; the run's class order is class_ids.
+            order = [int(np.searchsorted(model.classes, cid)) for cid in class_ids]
+            yield from zip(ids[start : start + PREDICT_CHUNK], probs[:, order], strict=True)
+            check(min(1.0, (start + PREDICT_CHUNK) / max(len(ids), 1)))
+
+    return Result(
+        metrics=metrics,
+        samples=samples,
+        predict_all=predict_all,
+        module=lambda: export.linear_classifier(run.backbone, model, device=torch.device("cpu")),
+        used=len(keep),
+        report={
+            "evaluation": f"{max(2, min(folds, smallest))}-fold cross-validation",
+            "unreadable": len(data.image_ids) - len(keep),
+        },
+        params={"C": c, "folds": folds},
+    )
+
+
+def _finetune(
+    ctx: WorkerContext,
+    session: Session,
+    run: TrainingRun,
+    data: dataset.Dataset,
+    progress: Progress,
+    device: torch.device,
+) -> Result:
+    sha = dict(
+        session.execute(
+            select(Image.id, Image.sha256).where(Image.project_id == run.project_id)
+        ).tuples()
+    )
+    paths = [ctx.store.original_path(sha[i]) for i in data.image_ids]
+    known = {k: v for k, v in run.params.items() if k in FinetuneConfig.__dataclass_fields__}
+    config = FinetuneConfig(**{**known, "seed": run.id})
+    y = np.array(data.labels)
+    trained = finetune(
+        paths,
+        y,
+        run.backbone,
+        device=device,
+        config=config,
+        allow_download=ctx.settings.allow_weight_download,
+        progress=lambda f: progress.check(f),
+        should_stop=progress.stop_requested,
+    )
+    class_ids = [cid for cid, _ in data.classes]
+    val_true = y[trained.val_index]
+    metrics = classification_metrics(
+        val_true, trained.val_pred, class_ids, [n for _, n in data.classes]
+    )
+    metrics["history"] = trained.history
+    metrics["best_epoch"] = trained.best_epoch
+    predicted = dict(zip(trained.val_index.tolist(), trained.val_pred.tolist(), strict=True))
+    samples: list[Sample] = [
+        (data.image_ids[n], data.annotation_ids[n], data.labels[n], predicted.get(n))
+        for n in range(len(data.image_ids))
+    ]
+    spec = BACKBONES[run.backbone]
+
+    def predict_all(check: Callable[[float], None]) -> Iterator[tuple[int, np.ndarray]]:
+        ids = sorted(sha)
+        chunk = 512
+        order = [int(np.searchsorted(trained.classes, cid)) for cid in class_ids]
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            probs, errors = predict_files(
+                trained.model, [ctx.store.original_path(sha[i]) for i in part], spec, device=device
+            )
+            ok = [i for n, i in enumerate(part) if n not in errors]
+            yield from zip(ok, probs[:, order], strict=True)
+            check(min(1.0, (start + chunk) / max(len(ids), 1)))
+
+    return Result(
+        metrics=metrics,
+        samples=samples,
+        predict_all=predict_all,
+        module=lambda: export.with_softmax(trained.model.cpu()),
+        used=len(data.image_ids),
+        report={"evaluation": f"held-out split ({len(trained.val_index)} images)"},
+        params={k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
+    )
+
+
+def _export(
+    ctx: WorkerContext, run: TrainingRun, module: torch.nn.Module, names: list[str]
+) -> None:
+    folder = service.run_dir(ctx.settings, run.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = BACKBONES[run.backbone]
+    module.eval()
+    export.export_torchscript(module, folder / "model.pt", spec)
+    export.export_onnx(module, folder / "model.onnx", spec)
+    meta = export.preprocessing_json(spec, names)
+    (folder / "model.json").write_text(json.dumps({"run_id": run.id, **meta}, indent=2))
