@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
+from app.training.models import RunMode, TrainingRun
 from tests.conftest import ClientFor, UserFactory, csrf_from
 from tests.images.corpus import jpeg
 from tests.support.routes import UNSAFE, all_routes, fill
@@ -52,6 +54,8 @@ STATE_CHANGING = {
     ("POST", "/projects/{project_id}/taxonomy"): "project manager",
     ("POST", "/projects/{project_id}/taxonomy/{category_id}"): "project manager",
     ("POST", "/projects/{project_id}/taxonomy/{category_id}/delete"): "project manager",
+    ("POST", "/api/v1/projects/{project_id}/training-runs"): "project manager",
+    ("POST", "/api/v1/training-runs/{run_id}/cancel"): "project manager",
 }
 ANY_USER = {("POST", "/logout")}
 # Labeling work: every member may, so the wrong standing is an outsider, who gets 404.
@@ -82,6 +86,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, object]] = {
         "rejected": True,
     },
     ("POST", "/api/v1/projects/{project_id}/queue/release"): {"image_ids": [1]},
+    ("POST", "/api/v1/projects/{project_id}/training-runs"): {"mode": "linear"},
 }
 # Multipart routes: a valid upload, so only the standing can be what refuses it.
 VALID_FILES: dict[tuple[str, str], dict[str, tuple[str, bytes]]] = {
@@ -170,8 +175,8 @@ def test_cookie_authenticated_api_calls_need_the_csrf_header(
 
 
 @pytest.fixture
-def plain_member(api_as: ClientFor, admin: User, make_user: UserFactory) -> User:
-    """A labeler who belongs to project 1 (with category 1 and image 1) as a labeler."""
+def plain_member(api_as: ClientFor, admin: User, make_user: UserFactory, db: Session) -> User:
+    """A labeler who belongs to project 1 (category 1, image 1, queued run 1) as a labeler."""
     lena = make_user(Role.labeler, "lena")
     api = api_as(admin)
     assert api.post("/api/v1/projects", json={"name": "P1"}).json()["id"] == 1
@@ -180,6 +185,10 @@ def plain_member(api_as: ClientFor, admin: User, make_user: UserFactory) -> User
     assert category.json()["id"] == 1
     image = api.post("/api/v1/projects/1/images", files={"files": ("a.jpg", jpeg(seed=2))})
     assert image.json()["imported"][0]["id"] == 1
+    run = TrainingRun(project_id=1, mode=RunMode.linear, backbone="efficientnet_lite0")
+    db.add(run)
+    db.commit()
+    assert run.id == 1
     return lena
 
 
@@ -195,6 +204,7 @@ def test_wrong_role_is_refused_on_every_state_changing_api_route(
             .replace("{user_id}", str(admin.id))
             .replace("{category_id}", "1")
             .replace("{image_id}", "1")
+            .replace("{run_id}", "1")
         )
         if (method, path) in VALID_FILES:
             resp = api.request(method, url, files=VALID_FILES[(method, path)])
@@ -235,6 +245,7 @@ def test_wrong_role_is_refused_on_every_state_changing_page(
             .replace("{member_id}", str(admin.id))
             .replace("{category_id}", "1")
             .replace("{image_id}", "1")
+            .replace("{run_id}", "1")
         )
         form = {"csrf_token": token, **VALID_FORMS.get((method, path), {})}
         resp = page.request(method, url, data=form, files=VALID_FILES.get((method, path)))
