@@ -12,6 +12,7 @@ from app.images.pages import router as image_pages
 from app.labeling.pages import router as labeling_pages
 from app.projects.pages import router as project_pages
 from app.taxonomy.pages import router as taxonomy_pages
+from app.training.pages import router as training_pages
 from app.web.csrf import verify_csrf
 
 pages_router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -20,6 +21,7 @@ pages_router.include_router(project_pages)
 pages_router.include_router(taxonomy_pages)
 pages_router.include_router(image_pages)
 pages_router.include_router(labeling_pages)
+pages_router.include_router(training_pages)
 
 
 @pages_router.get("/docs")
