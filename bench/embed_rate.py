@@ -1,0 +1,144 @@
+"""Embedding throughput on the CPU, end to end: decode, preprocess, forward.
+
+Compares ``workers.ml.embed.embed_files`` with the naive pipeline measured in the same
+run: PIL open, torchvision Resize(256) / CenterCrop(224) / ToTensor / Normalize, the same
+EfficientNet-Lite0 torch module, batches of 32, one file after the other.
+
+Two image sets: flowers12's own photos (224x224, small for a photo) and the same photos
+upscaled once to 1024x768 JPEGs in a temporary folder at the start, the size of a
+typical camera or dataset image. Not a timed test: it prints a table and the ratios.
+
+    .venv/bin/python bench/embed_rate.py [--images 192] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import transforms
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from workers.ml.backbones import BACKBONES, DEFAULT_BACKBONE, load_backbone  # noqa: E402
+from workers.ml.embed import embed_files, get_engine  # noqa: E402
+
+FLOWERS = REPO.parent / "shared" / "datasets" / "flowers12"
+BIG = (1024, 768)
+
+
+def naive(paths: Sequence[Path], model: torch.nn.Module) -> np.ndarray:
+    spec = BACKBONES[DEFAULT_BACKBONE]
+    transform = transforms.Compose(
+        [
+            transforms.Resize(256),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+            transforms.Normalize(spec.mean, spec.std),
+        ]
+    )
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(paths), 32):
+            batch = [transform(Image.open(p).convert("RGB")) for p in paths[start : start + 32]]
+            out.append(model(torch.stack(batch)).numpy())
+    return np.concatenate(out)
+
+
+def rate(run: Callable[[], object], n: int, rounds: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(rounds):
+        started = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - started)
+    return n / statistics.median(times), result
+
+
+def upscale(sources: Sequence[Path], folder: Path) -> list[Path]:
+    out = []
+    for n, source in enumerate(sources):
+        target = folder / f"{n:04d}.jpg"
+        with Image.open(source) as image:
+            image.convert("RGB").resize(BIG, Image.Resampling.BICUBIC).save(target, quality=90)
+        out.append(target)
+    return out
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return float(np.mean(np.sum(a * b, axis=1)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=192, help="images per set")
+    parser.add_argument("--rounds", type=int, default=2, help="median of this many runs")
+    args = parser.parse_args()
+    if not FLOWERS.is_dir():
+        sys.exit(f"flowers12 is missing at {FLOWERS}")
+    sources = sorted((FLOWERS / "train").glob("*/*.jpg"))
+    # Every species, not the first one's photos only.
+    sources = sources[:: max(1, len(sources) // args.images)][: args.images]
+    cpu = torch.device("cpu")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, backbone {DEFAULT_BACKBONE}"
+    )
+    print(f"median of {args.rounds} runs per row; models loaded and warmed before timing")
+
+    plain = load_backbone(DEFAULT_BACKBONE, cpu)
+    started = time.perf_counter()
+    get_engine(DEFAULT_BACKBONE, cpu, "auto", None, False)
+    get_engine(DEFAULT_BACKBONE, cpu, "torch", None, False)
+    print(
+        f"engines ready in {time.perf_counter() - started:.1f} s (ONNX export cached after the first run)"
+    )
+    embed_files(sources[:8], device=cpu)
+    embed_files(sources[:8], device=cpu, engine="torch")
+    naive(sources[:8], plain)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        big = upscale(sources, Path(tmp))
+        print(
+            f"upscaled {len(big)} photos to {BIG[0]}x{BIG[1]} JPEG (q90) in {time.perf_counter() - started:.1f} s, not timed"
+        )
+        for label, paths in (("flowers12 224x224", sources), (f"upscaled {BIG[0]}x{BIG[1]}", big)):
+            n = len(paths)
+            base, reference = rate(lambda p=paths: naive(p, plain), n, args.rounds)
+            rows = [("baseline: PIL + torchvision transforms + torch, batch 32, sequential", base)]
+            variants: list[tuple[str, dict[str, object]]] = [
+                ("embed_files, torch engine (channels_last), batch 64", {"engine": "torch"}),
+                (
+                    "embed_files, onnxruntime, batch 32, 1 decode thread",
+                    {"batch_size": 32, "decode_workers": 1},
+                ),
+                ("embed_files, onnxruntime, batch 64, 2 decode threads (default)", {}),
+            ]
+            ours_vectors = None
+            for name, kwargs in variants:
+                speed, result = rate(
+                    lambda kw=kwargs, p=paths: embed_files(p, device=cpu, **kw), n, args.rounds
+                )
+                rows.append((name, speed))
+                ours_vectors = result.vectors  # type: ignore[attr-defined]
+            print(f"\n{label}: {n} images")
+            print(f"{'pipeline':72} {'images/s':>9} {'x baseline':>11}")
+            for name, speed in rows:
+                print(f"{name:72} {speed:9.1f} {speed / base:10.2f}x")
+            assert ours_vectors is not None
+            agreement = cosine(np.asarray(reference, np.float32), ours_vectors.astype(np.float32))
+            print(f"mean cosine similarity, default pipeline vs baseline features: {agreement:.4f}")
+
+
+if __name__ == "__main__":
+    main()

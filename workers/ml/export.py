@@ -1,0 +1,167 @@
+"""Trained models as files a user can run without Curator: TorchScript, ONNX, and a JSON
+that says how to prepare an image for them.
+
+Every export is checked before it is kept: the written file is loaded back and run on a
+batch of a different size than the one it was traced with, and must agree with the
+module it came from. A file that exists is a file that works.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from workers.ml.backbones import BackboneSpec, get_spec, load_backbone
+from workers.ml.linear import LinearModel
+
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+ONNX_OPSET = 17
+_TOLERANCE = 1e-4  # probabilities; features are compared relative to their scale
+
+
+def linear_classifier(
+    backbone: str, model: LinearModel, *, device: torch.device, allow_download: bool = False
+) -> nn.Module:
+    """Images -> class probabilities: the backbone, then the probe (standardization is
+    folded into its weights), then softmax. Columns follow ``model.classes``."""
+    spec = get_spec(backbone)
+    features = load_backbone(backbone, device, allow_download=allow_download)
+    coef = np.asarray(model.coef, dtype=np.float32)
+    if coef.shape[1] != spec.dim:
+        raise ValueError(
+            f"the linear model expects {coef.shape[1]} features, {backbone} gives {spec.dim}"
+        )
+    head = nn.Linear(spec.dim, coef.shape[0])
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(coef))
+        head.bias.copy_(torch.from_numpy(np.asarray(model.intercept, dtype=np.float32)))
+    return nn.Sequential(features, head.to(device), nn.Softmax(dim=1)).eval()
+
+
+def with_softmax(model: nn.Module) -> nn.Module:
+    """Logits -> probabilities, so every exported model has the same output."""
+    return nn.Sequential(model, nn.Softmax(dim=1)).eval()
+
+
+def _spec_metadata(spec: BackboneSpec) -> dict[str, object]:
+    return {k: v for k, v in preprocessing_json(spec, []).items() if k != "class_names"}
+
+
+def _cpu_copy(module: nn.Module) -> nn.Module:
+    # A copy: moving the caller's module to the CPU or out of channels_last would change it.
+    moved = copy.deepcopy(module).to("cpu")
+    return moved.to(memory_format=torch.contiguous_format).eval()
+
+
+def _example(spec: BackboneSpec, batch: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, spec.input_size, spec.input_size, generator=generator)
+
+
+@contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Write to a temporary file beside ``path`` and move it in place only on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _check(expected: np.ndarray, got: np.ndarray, what: str) -> None:
+    scale = max(1.0, float(np.abs(expected).max()))
+    if got.shape != expected.shape or not np.allclose(got, expected, atol=_TOLERANCE * scale):
+        diff = float(np.abs(got - expected).max()) if got.shape == expected.shape else "n/a"
+        raise RuntimeError(f"the exported {what} disagrees with the model (max diff {diff})")
+
+
+def export_torchscript(module: nn.Module, path: Path, spec: BackboneSpec) -> None:
+    """A traced TorchScript file; ``preprocessing.json`` rides along as an extra file."""
+    cpu = _cpu_copy(module)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TracerWarnings about shapes baked in: checked below
+        traced = torch.jit.trace(cpu, _example(spec, 1, 0))  # type: ignore[no-untyped-call]
+        probe = _example(spec, 3, 1)
+        expected = cpu(probe).numpy()
+        extra = {"preprocessing.json": json.dumps(_spec_metadata(spec))}
+        with _atomic(path) as tmp:
+            torch.jit.save(traced, str(tmp), _extra_files=extra)
+            loaded = torch.jit.load(str(tmp), map_location="cpu")  # type: ignore[no-untyped-call]
+            got = loaded(probe).numpy()
+            _check(expected, got, "TorchScript model")
+
+
+def write_onnx(module: nn.Module, path: Path, spec: BackboneSpec, *, output_name: str) -> None:
+    """ONNX with a dynamic batch axis, checked with onnxruntime before it is kept."""
+    import onnx
+    import onnxruntime as ort
+
+    cpu = _cpu_copy(module)
+    with _atomic(path) as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and exporter deprecation chatter
+        torch.onnx.export(
+            cpu,
+            (_example(spec, 1, 0),),
+            str(tmp),
+            input_names=[INPUT_NAME],
+            output_names=[output_name],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, output_name: {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,  # the dynamo exporter needs onnxscript, which is not a dependency
+        )
+        proto = onnx.load(str(tmp))
+        for key, value in _spec_metadata(spec).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, json.dumps(value)
+        onnx.save(proto, str(tmp))
+        probe = _example(spec, 3, 1)
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        got = session.run(None, {INPUT_NAME: probe.numpy()})[0]
+        _check(cpu(probe).numpy(), np.asarray(got), "ONNX model")
+
+
+def export_onnx(module: nn.Module, path: Path, spec: BackboneSpec) -> None:
+    """Input ``image`` (N, 3, S, S) float32, output ``probabilities`` (N, classes)."""
+    write_onnx(module, path, spec, output_name=OUTPUT_NAME)
+
+
+def preprocessing_json(spec: BackboneSpec, class_names: Sequence[str]) -> dict[str, object]:
+    """How to turn an image file into the exported model's input, and read its output."""
+    return {
+        "backbone": spec.name,
+        "class_names": list(class_names),  # in the order of the output columns
+        "input_name": INPUT_NAME,
+        "output_name": OUTPUT_NAME,
+        "layout": "NCHW",
+        "color_order": "RGB",
+        "dtype": "float32",
+        "input_size": [spec.input_size, spec.input_size],
+        "resize": spec.resize,  # shorter side, bilinear, before the crop
+        "crop": spec.input_size,  # center crop, square
+        "interpolation": "bilinear",
+        "pixel_scale": 1 / 255,  # applied before mean and std
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "steps": [
+            "decode to RGB, apply the EXIF orientation",
+            f"resize the shorter side to {spec.resize} px (bilinear)",
+            f"center-crop {spec.input_size}x{spec.input_size}",
+            "scale pixel values to [0, 1], subtract mean, divide by std (per channel)",
+            "HWC -> CHW, add a batch axis",
+        ],
+    }

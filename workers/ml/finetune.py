@@ -1,0 +1,344 @@
+"""The thorough training mode: fine-tune the whole backbone plus a new head on the images.
+
+A stratified hold-out split measures every epoch; training stops when the validation
+loss has not improved for ``patience`` epochs, and the best epoch's weights are the
+ones returned. On CUDA it runs in mixed precision with channels_last; on the CPU in
+float32 (the only path this project's machines can test).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision import transforms
+
+from workers.ml.backbones import DEFAULT_BACKBONE, BackboneSpec, get_spec, load_backbone
+from workers.ml.batches import Batch, iterate_batches
+from workers.ml.device import autocast, autocast_dtype
+from workers.ml.embed import Stopped
+from workers.ml.images import load_for_model, normalize, open_rgb
+from workers.ml.split import stratified_split
+
+
+@dataclass
+class FinetuneConfig:
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3  # the new head
+    backbone_lr: float = 1e-4  # the pretrained layers: smaller, so they adapt, not forget
+    weight_decay: float = 1e-4
+    patience: int = 3  # epochs without a better validation loss before stopping
+    val_fraction: float = 0.2
+    seed: int = 0
+    decode_workers: int = 2
+
+
+@dataclass
+class FinetuneResult:
+    model: nn.Module  # backbone + head, eval mode, images -> logits over ``classes``
+    classes: npt.NDArray[np.int64]  # the label values, sorted; the logits' order
+    val_index: npt.NDArray[np.int64]  # positions in the input of the validation images
+    val_pred: npt.NDArray[np.int64]  # the best epoch's predicted label for each of them
+    best_epoch: int  # 1-based
+    history: list[dict[str, float]]  # per epoch: epoch, train_loss, val_loss, val_accuracy
+    errors: dict[int, str] = field(default_factory=dict)  # unreadable inputs, skipped
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: nn.Module, dim: int, classes: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.dropout = nn.Dropout(0.2)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.head(self.dropout(self.backbone(images)))
+        return logits
+
+
+def _train_mode(model: Classifier) -> None:
+    model.train()
+    # BatchNorm keeps its ImageNet statistics: small batches of a small set give noisy
+    # batch statistics that would overwrite them (the affine weights still train).
+    for module in model.backbone.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def _augment(spec: BackboneSpec) -> Callable[[Path], npt.NDArray[np.float32]]:
+    pipeline = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(spec.input_size, scale=(0.35, 1.0)),
+            transforms.RandomHorizontalFlip(),
+            transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),
+        ]
+    )
+
+    def load(path: Path) -> npt.NDArray[np.float32]:
+        image = pipeline(open_rgb(path, spec.resize))
+        return normalize(np.asarray(image, dtype=np.uint8), spec)
+
+    return load
+
+
+class _Run:
+    """The state of one fine-tuning run, so each step stays a short method."""
+
+    def __init__(
+        self,
+        model: Classifier,
+        device: torch.device,
+        config: FinetuneConfig,
+        train_steps: int,
+        units: int,
+        progress: Callable[[float], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.model, self.device, self.config = model, device, config
+        self.channels_last = device.type == "cuda"
+        backbone = list(model.backbone.parameters())
+        head = list(model.head.parameters())
+        self.optimizer = torch.optim.AdamW(
+            [{"params": backbone, "lr": config.backbone_lr}, {"params": head, "lr": config.lr}],
+            weight_decay=config.weight_decay,
+        )
+        # Warm up for the first tenth, then cosine decay: the new head's first, large
+        # gradients do not wreck the pretrained features.
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer,
+            max_lr=[config.backbone_lr, config.lr],
+            total_steps=max(1, train_steps),
+            pct_start=0.1,
+            anneal_strategy="cos",
+            cycle_momentum=False,
+        )
+        # Loss scaling only matters for float16; bfloat16 has float32's range.
+        self.scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(device) == torch.float16)
+        self.units, self.done = max(1, units), 0  # progress: train and validation batches
+        self.progress, self.should_stop = progress, should_stop
+
+    def tensor(self, batch: Batch) -> torch.Tensor:
+        images = torch.from_numpy(batch.images)
+        if self.device.type == "cuda":
+            images = images.pin_memory().to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    def tick(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Stopped("fine-tuning was stopped")
+        self.done += 1
+        if self.progress is not None:
+            self.progress(min(1.0, self.done / self.units))
+
+    def train_step(self, batch: Batch, targets: torch.Tensor) -> float:
+        with autocast(self.device):
+            logits = self.model(self.tensor(batch))
+        loss = F.cross_entropy(logits.float(), targets)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scheduler.last_epoch + 1 < self.scheduler.total_steps:
+            self.scheduler.step()
+        self.tick()
+        return float(loss.detach())
+
+    def logits(self, batch: Batch) -> torch.Tensor:
+        with torch.inference_mode(), autocast(self.device):
+            logits: torch.Tensor = self.model(self.tensor(batch))
+        return logits.float()
+
+
+def finetune(
+    paths: Sequence[Path],
+    y: npt.ArrayLike,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    device: torch.device,
+    config: FinetuneConfig = FinetuneConfig(),
+    allow_download: bool = False,
+    progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``backbone`` plus a linear head on ``paths`` labeled ``y``.
+
+    ``progress(fraction)`` follows the planned steps (a run that stops early jumps to
+    1.0); ``should_stop()`` is polled every batch and raises ``Stopped``.
+    """
+    labels = np.asarray(y)
+    if len(labels) != len(paths):
+        raise ValueError(f"{len(paths)} images but {len(labels)} labels")
+    classes, targets = np.unique(labels, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(f"fine-tuning needs at least 2 classes, got {len(classes)}")
+    spec = get_spec(backbone)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    train_index, val_index = stratified_split(targets, config.val_fraction, rng)
+    model = Classifier(
+        load_backbone(backbone, device, allow_download=allow_download), spec.dim, len(classes)
+    ).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    per_epoch = math.ceil(len(train_index) / config.batch_size)
+    val_steps = math.ceil(len(val_index) / config.batch_size)
+    run = _Run(
+        model, device, config, config.epochs * per_epoch,
+        config.epochs * (per_epoch + val_steps), progress, should_stop,
+    )  # fmt: skip
+    augment = _augment(spec)
+    errors: dict[int, str] = {}
+    history: list[dict[str, float]] = []
+    best: tuple[float, int, dict[str, torch.Tensor], npt.NDArray[np.int64]] | None = None
+    for epoch in range(1, config.epochs + 1):
+        order = rng.permutation(train_index)
+        train_loss = _train_epoch(run, [paths[i] for i in order], order, targets, augment, errors)
+        val_loss, val_pred = _evaluate(
+            run, [paths[i] for i in val_index], val_index, targets, spec, errors
+        )
+        readable = val_pred >= 0
+        accuracy = (
+            float(np.mean(val_pred[readable] == targets[val_index][readable]))
+            if readable.any()
+            else 0.0
+        )
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "val_accuracy": accuracy,
+            }
+        )
+        if best is None or val_loss < best[0]:
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best = (val_loss, epoch, state, val_pred)
+        elif epoch - best[1] >= config.patience:
+            break
+    if best is None:
+        raise ValueError("config.epochs must be at least 1")
+    readable = best[3] >= 0  # unreadable validation images were never predicted
+    model.load_state_dict(best[2])
+    model.eval()
+    if progress is not None:
+        progress(1.0)
+    return FinetuneResult(
+        model=model,
+        classes=classes,
+        val_index=np.asarray(val_index[readable], dtype=np.int64),
+        val_pred=classes[best[3][readable]],
+        best_epoch=best[1],
+        history=history,
+        errors=errors,
+    )
+
+
+def _train_epoch(
+    run: _Run,
+    paths: list[Path],
+    order: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.int64],
+    augment: Callable[[Path], npt.NDArray[np.float32]],
+    errors: dict[int, str],
+) -> float:
+    _train_mode(run.model)
+    total, count = 0.0, 0
+    batches = iterate_batches(
+        paths, augment, batch_size=run.config.batch_size, workers=run.config.decode_workers
+    )
+    try:
+        for batch in batches:
+            errors.update({int(order[i]): reason for i, reason in batch.errors.items()})
+            if not batch.indices:
+                continue
+            labels = torch.from_numpy(targets[order[batch.indices]]).to(run.device)
+            total += run.train_step(batch, labels) * len(batch.indices)
+            count += len(batch.indices)
+    finally:
+        batches.close()
+    if count == 0:
+        raise ValueError("none of the training images could be read")
+    return total / count
+
+
+def _evaluate(
+    run: _Run,
+    paths: list[Path],
+    index: npt.NDArray[np.int64],
+    targets: npt.NDArray[np.int64],
+    spec: BackboneSpec,
+    errors: dict[int, str],
+) -> tuple[float, npt.NDArray[np.int64]]:
+    """Mean validation loss and the predicted class of every validation image (an
+    unreadable one counts as wrong: predicted -1)."""
+    run.model.eval()
+    predicted = np.full(len(index), -1, dtype=np.int64)
+    total, count = 0.0, 0
+    batches = iterate_batches(
+        paths, lambda p: load_for_model(p, spec), batch_size=run.config.batch_size,
+        workers=run.config.decode_workers,
+    )  # fmt: skip
+    try:
+        for batch in batches:
+            errors.update({int(index[i]): reason for i, reason in batch.errors.items()})
+            if batch.indices:
+                logits = run.logits(batch)
+                labels = torch.from_numpy(targets[index[batch.indices]]).to(run.device)
+                total += float(F.cross_entropy(logits, labels, reduction="sum"))
+                count += len(batch.indices)
+                predicted[batch.indices] = logits.argmax(dim=1).cpu().numpy()
+            run.tick()
+    finally:
+        batches.close()
+    return (total / count if count else float("inf")), predicted
+
+
+def predict_files(
+    model: nn.Module,
+    paths: Sequence[Path],
+    spec: BackboneSpec,
+    *,
+    device: torch.device,
+    batch_size: int = 64,
+    decode_workers: int | None = None,
+) -> tuple[npt.NDArray[np.float32], dict[int, str]]:
+    """Softmax probabilities (one row per readable file, in input order) and the errors."""
+    model.eval()
+    rows: list[npt.NDArray[np.float32]] = []
+    errors: dict[int, str] = {}
+    batches = iterate_batches(
+        paths, lambda p: load_for_model(p, spec), batch_size=batch_size, workers=decode_workers
+    )
+    try:
+        for batch in batches:
+            errors.update(batch.errors)
+            if not batch.indices:
+                continue
+            images = torch.from_numpy(batch.images).to(device)
+            if device.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), autocast(device):
+                probs = torch.softmax(model(images).float(), dim=1)
+            rows.append(probs.cpu().numpy().astype(np.float32))
+    finally:
+        batches.close()
+    if not rows:
+        return np.zeros((0, _output_width(model, spec, device)), dtype=np.float32), errors
+    return np.concatenate(rows), errors
+
+
+def _output_width(model: nn.Module, spec: BackboneSpec, device: torch.device) -> int:
+    """How many classes ``model`` scores: asked of the model itself, on one blank image."""
+    blank = torch.zeros(1, 3, spec.input_size, spec.input_size, device=device)
+    with torch.inference_mode():
+        return int(model(blank).shape[1])

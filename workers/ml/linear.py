@@ -1,0 +1,169 @@
+"""The fast training mode: logistic regression on cached embeddings.
+
+Fitting uses scikit-learn on standardized features (lbfgs converges in far fewer steps
+when every feature has unit variance). The result keeps the standardization folded into
+``coef`` and ``intercept``, so prediction is one matrix product and a softmax in numpy:
+no scikit-learn object to pickle, and 100,000 rows take well under a second.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+_PREDICT_CHUNK = 8192  # rows converted to float32 at a time: bounded memory on float16 input
+
+
+@dataclass
+class LinearModel:
+    """Probabilities = softmax(X @ coef.T + intercept), X the raw (unstandardized) features.
+
+    ``mean`` and ``scale`` are the standardization the model was fitted with; it is
+    already folded into ``coef`` and ``intercept`` and kept for inspection. For two
+    classes ``coef`` has two rows (the first all zeros), so every model has one row per
+    class and one code path.
+    """
+
+    classes: npt.NDArray[Any]  # the label values seen, sorted; the columns' order
+    coef: npt.NDArray[np.float32]  # (k, d)
+    intercept: npt.NDArray[np.float32]  # (k,)
+    mean: npt.NDArray[np.float32]  # (d,)
+    scale: npt.NDArray[np.float32]  # (d,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "classes": self.classes.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept.tolist(),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LinearModel:
+        return cls(
+            classes=np.asarray(data["classes"]),
+            coef=np.asarray(data["coef"], dtype=np.float32),
+            intercept=np.asarray(data["intercept"], dtype=np.float32),
+            mean=np.asarray(data["mean"], dtype=np.float32),
+            scale=np.asarray(data["scale"], dtype=np.float32),
+        )
+
+
+def _standardization(X: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], ...]:
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    # A constant feature carries no information; dividing by 1 leaves it at zero.
+    scale[scale < 1e-12] = 1.0
+    return mean, scale
+
+
+def fit_linear(
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    C: float = 1.0,
+    class_weight: str | None = "balanced",
+    seed: int = 0,
+    max_iter: int = 1000,
+) -> LinearModel:
+    """Multinomial logistic regression (lbfgs) on standardized features.
+
+    ``class_weight="balanced"`` weighs each class by the inverse of its frequency, so a
+    rare category still pulls on the decision boundary.
+    """
+    features = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(y)
+    if features.ndim != 2 or len(features) != len(labels):
+        raise ValueError(
+            f"X must be (n, d) with one label per row; got {features.shape}, {labels.shape}"
+        )
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError(f"a classifier needs at least 2 classes, got {len(classes)}")
+    mean, scale = _standardization(features)
+    standardized = (features - mean) / scale
+    classifier = LogisticRegression(
+        C=C, class_weight=class_weight, random_state=seed, max_iter=max_iter, solver="lbfgs"
+    )
+    with warnings.catch_warnings():
+        # Not converging within max_iter still leaves a usable model; the caller's
+        # cross-validation measures how usable.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        classifier.fit(standardized, labels)
+    coef = classifier.coef_ / scale
+    intercept = classifier.intercept_ - coef @ mean
+    if len(classes) == 2:
+        # Binary sklearn gives one row w for P(class 1) = sigmoid(w.x + b), which is
+        # softmax over the rows [0, w].
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    return LinearModel(
+        classes=classes,
+        coef=coef.astype(np.float32),
+        intercept=intercept.astype(np.float32),
+        mean=mean.astype(np.float32),
+        scale=scale.astype(np.float32),
+    )
+
+
+def predict_proba(model: LinearModel, X: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """float32 (n, k) probabilities, columns in ``model.classes`` order; numpy only."""
+    rows = np.asarray(X)
+    out = np.empty((len(rows), len(model.classes)), dtype=np.float32)
+    weights = model.coef.T.astype(np.float32, copy=False)
+    for start in range(0, len(rows), _PREDICT_CHUNK):
+        chunk = rows[start : start + _PREDICT_CHUNK].astype(np.float32, copy=False)
+        logits = chunk @ weights
+        logits += model.intercept
+        logits -= logits.max(axis=1, keepdims=True)  # exp cannot overflow
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        out[start : start + len(chunk)] = logits
+    return out
+
+
+def predict(model: LinearModel, X: npt.ArrayLike) -> npt.NDArray[Any]:
+    """The most probable label of each row (values from ``model.classes``)."""
+    labels: npt.NDArray[Any] = model.classes[np.argmax(predict_proba(model, X), axis=1)]
+    return labels
+
+
+def cross_val_predict(
+    X: npt.ArrayLike, y: npt.ArrayLike, *, folds: int = 5, seed: int = 0, **fit_kwargs: Any
+) -> npt.NDArray[Any]:
+    """Out-of-fold predicted labels: each row predicted by a model that never saw it.
+
+    Folds are stratified; their number is capped by the smallest class (a class must
+    appear in every fold's training part to be learnable) but is at least 2.
+    """
+    features = np.asarray(X)
+    labels = np.asarray(y)
+    counts = np.unique(labels, return_counts=True)[1]
+    if len(counts) < 2:
+        raise ValueError(f"cross-validation needs at least 2 classes, got {len(counts)}")
+    n_folds = max(2, min(folds, int(counts.min())))
+    if n_folds > len(labels):
+        raise ValueError(f"cross-validation needs at least {n_folds} labeled rows")
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    out = np.empty(len(labels), dtype=labels.dtype)
+    with warnings.catch_warnings():
+        # A class with a single member cannot be in every fold; sklearn warns, we accept.
+        warnings.filterwarnings("ignore", message="The least populated class")
+        splits = list(splitter.split(np.zeros(len(labels)), labels))
+    for train, test in splits:
+        seen = np.unique(labels[train])
+        if len(seen) < 2:
+            # Only one class left to learn from: that class is the only possible answer.
+            out[test] = seen[0]
+            continue
+        model = fit_linear(features[train], labels[train], seed=seed, **fit_kwargs)
+        out[test] = predict(model, features[test])
+    return out
