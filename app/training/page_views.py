@@ -113,6 +113,18 @@ class ParamField:
     max: str | None
 
 
+PARAM_LABELS = {
+    "C": "C (regularisation)",
+    "lr": "Learning rate",
+    "backbone_lr": "Backbone learning rate",
+    "val_fraction": "Validation share",
+}
+
+
+def param_label(name: str) -> str:
+    return PARAM_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 def _param_fields() -> list[ParamField]:
     fields = []
     for name, info in RunParams.model_fields.items():
@@ -126,7 +138,7 @@ def _param_fields() -> list[ParamField]:
         fields.append(
             ParamField(
                 name=name,
-                label=name if name == "C" else name.replace("_", " ").capitalize(),
+                label=param_label(name),
                 hint=(info.description or "") + " Blank: the default.",
                 step="1" if is_int else "any",
                 min=None if low is None else f"{low:g}",
@@ -327,10 +339,8 @@ def curve(session: Session, project_id: int) -> Curve | None:
     ]
     lowest = min(min(a or 0.0, f or 0.0) for _, _, a, f in values)
     # Zoom in on the top of the scale, where runs differ; a wide spread shows it all.
-    y_min = max(0.0, math.floor(lowest * 10) / 10)
-    y_step = 0.1
-    if y_min >= 1.0:
-        y_min = 0.9
+    y_min = min(0.9, max(0.0, math.floor(lowest * 10) / 10))
+    y_step = 0.05 if y_min >= 0.8 else 0.1
     if 1.0 - y_min > 0.5:
         y_min, y_step = 0.0, 0.2
     x_step = _nice_step(max(1, max(n for _, n, _, _ in values)) / 5)
@@ -351,7 +361,7 @@ def curve(session: Session, project_id: int) -> Curve | None:
         Tick(f"{int(k * x_step):,}", x_at(k * x_step)) for k in range(round(x_max / x_step) + 1)
     ]
     y_ticks = [
-        Tick(f"{y_min + k * y_step:.1f}", y_at(y_min + k * y_step))
+        Tick(f"{y_min + k * y_step:.{2 if y_step < 0.1 else 1}f}", y_at(y_min + k * y_step))
         for k in range(round((1.0 - y_min) / y_step) + 1)
     ]
     return Curve(
@@ -528,7 +538,7 @@ def parameters(run: TrainingRun) -> list[tuple[str, str]]:
         ("Started by", "auto-train" if run.trigger == "auto" else "a person"),
         ("Labeled images used", "—" if run.label_count is None else f"{run.label_count:,}"),
     ]
-    rows += [(name, str(value)) for name, value in sorted((run.params or {}).items())]
+    rows += [(param_label(name), str(value)) for name, value in sorted((run.params or {}).items())]
     return rows
 
 
@@ -584,7 +594,7 @@ def compare(a: TrainingRun, b: TrainingRun) -> Comparison:
     ]
     for name in sorted(set(a.params or {}) | set(b.params or {})):
         settings.append(
-            Row(name, str((a.params or {}).get(name, "default")),
+            Row(param_label(name), str((a.params or {}).get(name, "default")),
                 str((b.params or {}).get(name, "default")))
         )  # fmt: skip
     labels_a, labels_b = a.label_count, b.label_count

@@ -254,7 +254,7 @@ def test_a_run_page_shows_parameters_report_scores_matrix_and_downloads(
     html = web.get(f"/projects/{s.pid}/runs/{run.id}").text
     assert "every 1s" not in html
     assert f"<h1>Run #{run.id}: fast linear probe, deepest labels</h1>" in html
-    assert "<dt>C</dt><dd>0.5</dd>" in html
+    assert "<dt>C (regularisation)</dt><dd>0.5</dd>" in html
     assert "<dt>Device</dt><dd>cpu</dd>" in html
     assert "Evaluated by 3-fold cross-validation." in html
     assert "2 label(s) above deepest labels were left out" in html
@@ -367,7 +367,7 @@ def test_two_runs_are_compared_side_by_side(api: TestClient, web: TestClient, db
     assert "wine 0.600 0.750 +0.150" in text
     assert "beer 0.700 0.650 -0.050" in text
     assert "cup — 0.900 —" in text
-    assert "C 1.0 0.5 differs" in text
+    assert "C (regularisation) 1.0 0.5 differs" in text
     one = web.get(f"/projects/{s.pid}/runs/compare", params={"run": a.id})
     assert one.status_code == 400
     assert "Tick exactly two runs to compare; you ticked 1." in one.text
