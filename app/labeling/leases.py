@@ -1,61 +1,113 @@
 """Leases: which labeler holds which image, taken and given back atomically.
 
-A claim is one upsert on the image's lease row that only takes over a row that has
-expired or that the caller already holds. The database decides between two claims,
-not a read followed by a write, so it holds on PostgreSQL (row locks) and on SQLite
-(one writer at a time) alike.
+A claim is one statement: an upsert on the image's lease row that only takes over a row
+that has expired or that the caller already holds, for the first candidate that is
+still eligible. The database decides between two claims, not a read followed by a
+write, so it holds on PostgreSQL (row locks) and on SQLite (one writer at a time) alike.
+
+Expired leases are not cleaned up on the request path: every query treats them as free
+and a claim takes them over, so at most one row per image remains, whoever left it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, case, delete, exists, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import UTCDateTime, utcnow
 from app.images.models import Image
 from app.labeling.models import Lease, QueueMode
 
 
-def claim(
-    session: Session, *, image: Image, user_id: int, mode: QueueMode, seconds: int
-) -> datetime | None:
-    """Lease the image to the user; the expiry, or None if someone else holds it."""
+def claim_first(
+    session: Session,
+    candidates: Sequence[int],
+    eligible: ColumnElement[bool],
+    *,
+    user_id: int,
+    mode: QueueMode,
+    seconds: int,
+) -> tuple[int, datetime] | None:
+    """Lease the first of the candidates, in their order, that is still ``eligible`` (a
+    condition on ``Image``) and free; its id and the lease's expiry, or None.
+
+    On SQLite this is the request's first write, so it runs under the write lock and
+    sees every committed claim and label: candidates taken since they were read are
+    skipped here, in the same statement, instead of by one attempt each.
+    """
     now = utcnow()
     expires_at = now + timedelta(seconds=seconds)
+    rank = case({image_id: n for n, image_id in enumerate(candidates)}, value=Image.id)
+    pick = (
+        select(
+            Image.id,
+            Image.project_id,
+            literal(user_id),
+            literal(mode.value),
+            literal(expires_at, UTCDateTime()),
+        )
+        .where(Image.id.in_(candidates), eligible, ~held_by_others(user_id, now))
+        .order_by(rank)
+        .limit(1)
+        # PostgreSQL: pass over images another transaction is claiming or labeling right
+        # now instead of queueing behind it (SQLite has no row locks and ignores this).
+        .with_for_update(of=Image, skip_locked=True)
+    )
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Lease).values(
-        image_id=image.id,
-        project_id=image.project_id,
-        user_id=user_id,
-        mode=mode,
-        expires_at=expires_at,
+    upsert = (
+        insert(Lease)
+        .from_select(["image_id", "project_id", "user_id", "mode", "expires_at"], pick)
+        .on_conflict_do_update(
+            index_elements=[Lease.image_id],
+            set_={"user_id": user_id, "mode": mode, "expires_at": expires_at},
+            # The row exists: take it over only if its lease ran out or is ours already.
+            where=or_(Lease.expires_at <= now, Lease.user_id == user_id),
+        )
+        .returning(Lease.image_id)
     )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[Lease.image_id],
-        set_={
-            "user_id": stmt.excluded.user_id,
-            "mode": stmt.excluded.mode,
-            "expires_at": stmt.excluded.expires_at,
-        },
-        where=or_(Lease.expires_at <= now, Lease.user_id == user_id),
-    ).returning(Lease.image_id)
-    return expires_at if session.execute(upsert).first() is not None else None
+    with _on_its_own(session):
+        image_id = session.scalar(upsert)
+    return None if image_id is None else (image_id, expires_at)
 
 
-def drop_expired(session: Session, project_id: int) -> None:
-    """Return expired leases to the pool.
+@contextmanager
+def _on_its_own(session: Session) -> Iterator[None]:
+    """On SQLite, commit the enclosed statement by itself, as it runs.
 
-    Also the first write of ``queue/next``: on SQLite it takes the write lock before
-    anything is read, so the reads that follow see every committed claim.
+    SQLite has one write lock for the whole database. In a transaction it is held from
+    the first write until the commit, and in between the thread must win Python's GIL
+    back from the other requests' threads, every statement: milliseconds each under
+    load, during which every other writer waits. An autocommit statement takes the lock
+    and gives it back inside one call into SQLite, with the GIL released throughout.
+    A lease is its own unit of work, so committing it apart from the request is sound:
+    a request that fails after it leaves a lease that expires, or that its holder gets
+    back on their next call.
     """
-    session.execute(
-        delete(Lease).where(Lease.project_id == project_id, Lease.expires_at <= utcnow())
+    raw = session.connection().connection.dbapi_connection
+    if not isinstance(raw, sqlite3.Connection) or raw.in_transaction:
+        yield  # PostgreSQL locks rows, not the database; or a write is already pending
+        return
+    level = raw.isolation_level
+    raw.isolation_level = None  # the sqlite3 module's autocommit mode
+    try:
+        yield
+    finally:
+        raw.isolation_level = level
+
+
+def held_mode(session: Session, user_id: int, image_id: int) -> QueueMode | None:
+    """The queue the user's lease on the image came from, if they hold one."""
+    mode = session.scalar(
+        select(Lease.mode).where(Lease.image_id == image_id, Lease.user_id == user_id)
     )
+    return None if mode is None else QueueMode(mode)
 
 
 def give_back(session: Session, user_id: int, image_id: int) -> QueueMode | None:
@@ -74,10 +126,12 @@ def release(session: Session, user_id: int, image_ids: Iterable[int]) -> None:
         session.execute(delete(Lease).where(Lease.user_id == user_id, Lease.image_id.in_(ids)))
 
 
-def held_by_others(user_id: int) -> ColumnElement[bool]:
+def held_by_others(user_id: int, now: datetime | None = None) -> ColumnElement[bool]:
     """A condition on ``Image``: someone else holds a live lease on it."""
     return exists(
         select(Lease.image_id).where(
-            Lease.image_id == Image.id, Lease.expires_at > utcnow(), Lease.user_id != user_id
+            Lease.image_id == Image.id,
+            Lease.expires_at > (now or utcnow()),
+            Lease.user_id != user_id,
         )
     )

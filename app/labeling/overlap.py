@@ -28,8 +28,8 @@ def state_of(image: Image) -> State:
 def after_decision(
     session: Session, project: Project, before: State, annotation: Annotation
 ) -> None:
-    """Track the image's overlap after a manual or review decision."""
-    overlap = session.get(Overlap, annotation.image_id)
+    """Track the image's overlap after a manual or review decision (under the write lock)."""
+    overlap = session.get(Overlap, annotation.image_id, populate_existing=True)
     user_id = annotation.user_id
     if overlap is None:
         if (
@@ -70,8 +70,3 @@ def after_undo(session: Session, undone: Annotation) -> None:
         overlap.second_user_id = overlap.second_annotation_id = None
         overlap.state = OverlapState.pending
         overlap.updated_at = utcnow()
-
-
-def is_disagreement(session: Session, image_id: int) -> bool:
-    overlap = session.get(Overlap, image_id)
-    return overlap is not None and overlap.state == OverlapState.disagreed

@@ -1,8 +1,10 @@
 """``queue/next``: pick the next image for a labeler and lease it.
 
-Each mode is one or more pools (conditions on ``Image``); candidates come from the
-pools in the strategy's order, skipping images others hold, and the first one the
-caller manages to claim, and that is still in its pool after the claim, is served.
+Each mode is one or more pools (conditions on ``Image``). The candidates, and the count
+of what is left, are read first; the claim is the only write. On SQLite that keeps the
+single write lock for one statement per call instead of the whole request: reads do not
+take it (WAL), and the claim re-checks each candidate under it, so a stale read costs a
+skipped candidate, never a double lease.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
@@ -26,10 +29,12 @@ from app.projects.models import Project
 from app.projects.service import can_manage
 from app.taxonomy import service as taxonomy
 
-CANDIDATES = 25
+# More candidates than labelers who may be claiming at the same moment, so that one
+# claim rarely finds them all taken since it read them.
+CANDIDATES = 40
 MAX_ROUNDS = 50
-# Counting a pool of 100,000 images costs milliseconds on every call; past this many
-# the count is approximate: refreshed at most every COUNT_TTL seconds.
+# Counting a pool of 100,000 images costs milliseconds; past this many the count is
+# approximate: shared by everyone asking and refreshed at most every COUNT_TTL seconds.
 EXACT_COUNT_UP_TO = 2000
 COUNT_TTL = 5.0
 
@@ -41,7 +46,19 @@ class Served:
     remaining: int
 
 
-Pool = list[ColumnElement[bool]]
+@dataclass(frozen=True)
+class Pool:
+    # Conditions on ``Image`` besides its project. The project is left out on purpose:
+    # in the claim, where the candidates' ids are known, a project term would tempt
+    # SQLite's planner into scanning the project's index instead of looking them up.
+    where: list[ColumnElement[bool]]
+    # Its images depend on who asks (e.g. never your own first label), so its count is
+    # not shared with other labelers.
+    per_user: bool = False
+    # Read as a range of an index on the project's images (by status), where a random
+    # starting point is cheap; otherwise a small set looked up by id (overlaps), which
+    # a range condition would turn into a pass over the whole project.
+    ranged: bool = True
 
 
 def _pools(
@@ -55,8 +72,8 @@ def _pools(
             Overlap.first_user_id != user.id,  # never the same labeler twice
         )
         return [
-            [Image.project_id == pid, Image.status == ImageStatus.unlabeled],
-            [Image.project_id == pid, Image.id.in_(second_labels)],
+            Pool([Image.status == ImageStatus.unlabeled]),
+            Pool([Image.id.in_(second_labels)], per_user=True, ranged=False),
         ]
     if mode == QueueMode.disagreements:
         if not can_manage(session, user, project):
@@ -64,7 +81,7 @@ def _pools(
         disagreed = select(Overlap.image_id).where(
             Overlap.project_id == pid, Overlap.state == OverlapState.disagreed
         )
-        return [[Image.project_id == pid, Image.id.in_(disagreed)]]
+        return [Pool([Image.id.in_(disagreed)], ranged=False)]
     # review and rejected: images not yet confirmed, i.e. whose latest row is not a review
     latest = aliased(Annotation)
     latest_source = (
@@ -76,12 +93,12 @@ def _pools(
     )
     unreviewed = func.coalesce(latest_source, "") != AnnotationSource.review.value
     if mode == QueueMode.rejected:
-        return [[Image.project_id == pid, Image.status == ImageStatus.rejected, unreviewed]]
-    pool: Pool = [Image.project_id == pid, Image.status == ImageStatus.labeled, unreviewed]
+        return [Pool([Image.status == ImageStatus.rejected, unreviewed])]
+    where = [Image.status == ImageStatus.labeled, unreviewed]
     if category_id is not None:
         tree = taxonomy.load_tree(session, project)
-        pool.append(Image.category_id.in_({category_id, *tree.descendants(category_id)}))
-    return [pool]
+        where.append(Image.category_id.in_({category_id, *tree.descendants(category_id)}))
+    return [Pool(where)]
 
 
 def _order(strategy: Strategy) -> InstrumentedAttribute[int]:
@@ -94,49 +111,79 @@ _counts: dict[tuple[object, ...], tuple[float, int]] = {}
 _counts_lock = threading.Lock()
 
 
-def _remaining(session: Session, key: tuple[object, ...], pools: list[Pool]) -> int:
-    total = 0
-    for pool in pools:
-        capped = select(Image.id).where(*pool).limit(EXACT_COUNT_UP_TO + 1).subquery()
-        total += session.scalar(select(func.count()).select_from(capped)) or 0
-    if total <= EXACT_COUNT_UP_TO:
-        return total
+def _count(session: Session, key: tuple[object, ...], where: list[ColumnElement[bool]]) -> int:
+    """Exact up to EXACT_COUNT_UP_TO, then at most COUNT_TTL seconds old."""
     with _counts_lock:
         cached = _counts.get(key)
-    if cached is not None and time.monotonic() - cached[0] < COUNT_TTL:
+    fresh = cached is not None and time.monotonic() - cached[0] < COUNT_TTL
+    if cached is not None and fresh and cached[1] > EXACT_COUNT_UP_TO:
         return cached[1]
-    exact = sum(
-        session.scalar(select(func.count()).select_from(Image).where(*pool)) or 0 for pool in pools
-    )
+    capped = select(Image.id).where(*where).limit(EXACT_COUNT_UP_TO + 1).subquery()
+    count = session.scalar(select(func.count()).select_from(capped)) or 0
+    if count <= EXACT_COUNT_UP_TO:
+        return count
+    exact = session.scalar(select(func.count()).select_from(Image).where(*where)) or 0
     with _counts_lock:
         _counts[key] = (time.monotonic(), exact)
     return exact
 
 
+def _remaining(
+    session: Session,
+    project: Project,
+    user: User,
+    mode: QueueMode,
+    category_id: int | None,
+    pools: list[Pool],
+) -> int:
+    total = 0
+    for n, pool in enumerate(pools):
+        who = user.id if pool.per_user else None
+        where = [Image.project_id == project.id, *pool.where]
+        total += _count(session, (project.id, mode, category_id, n, who), where)
+    return total
+
+
+def _pivot(session: Session, project: Project, pool: Pool) -> ColumnElement[bool] | None:
+    """A random starting id within the pool, for the random strategy: then onwards is
+    random enough, and an index range instead of sorting the whole pool by random()."""
+    where = [Image.project_id == project.id, *pool.where]
+    low = session.scalar(select(Image.id).where(*where).order_by(Image.id).limit(1))
+    high = session.scalar(select(Image.id).where(*where).order_by(Image.id.desc()).limit(1))
+    if low is None or high is None:
+        return None
+    return Image.id >= random.randint(low, high)  # noqa: S311 - not a secret
+
+
 def _candidates(
-    session: Session, pools: list[Pool], user: User, strategy: Strategy, exclude: set[int]
-) -> list[Image]:
-    free = [~leases.held_by_others(user.id)]
+    session: Session,
+    project: Project,
+    pools: list[Pool],
+    user: User,
+    strategy: Strategy,
+    exclude: set[int],
+) -> list[int]:
+    """The first free images of each pool, by the strategy's order (ids only: cheap)."""
+    free = [Image.project_id == project.id, ~leases.held_by_others(user.id)]
     if exclude:
         free.append(Image.id.notin_(exclude))
-    pivot: list[ColumnElement[bool]] = []
+    pivots: dict[int, ColumnElement[bool]] = {}
     if strategy == "random":
-        # A random starting id, then onwards: random enough, and an index range scan
-        # instead of sorting the whole pool by random().
-        low, high = session.execute(
-            select(func.min(Image.id), func.max(Image.id)).where(*pools[0][:1])
-        ).one()
-        if low is not None:
-            pivot = [Image.id >= random.randint(low, high)]  # noqa: S311 - not a secret
-    found: dict[int, Image] = {}
-    for extra in [pivot, []] if pivot else [[]]:
-        for pool in pools:
-            query = select(Image).where(*pool, *free, *extra).order_by(_order(strategy))
-            for image in session.scalars(query.limit(CANDIDATES)):
-                found[image.id] = image
+        for n, pool in enumerate(pools):
+            if pool.ranged and (pivot := _pivot(session, project, pool)) is not None:
+                pivots[n] = pivot
+    order = _order(strategy)
+    found: dict[int, Any] = {}  # id -> its key in the strategy's order
+    for pivoted in [True, False] if pivots else [False]:
+        for n, pool in enumerate(pools):
+            extra = [pivots[n]] if pivoted and n in pivots else []
+            query = select(Image.id, order).where(*pool.where, *free, *extra).order_by(order)
+            for image_id, key in session.execute(query.limit(CANDIDATES)):
+                found[image_id] = key
         if found:
             break
-    return sorted(found.values(), key=lambda image: image.id)
+    # Pools interleave by the strategy's order, so second labels are not left to the end.
+    return sorted(found, key=lambda image_id: (found[image_id], image_id))
 
 
 def next_image(
@@ -157,24 +204,27 @@ def next_image(
     if mode == QueueMode.predicted:
         return None  # no model yet: nothing is predicted as anything
     pools = _pools(session, project, user, mode, category_id)
-    # Counted before the first write, so that on SQLite no writer waits for it.
-    key = (project.id, user.id, mode, category_id)
-    remaining = _remaining(session, key, pools)
-    leases.drop_expired(session, project.id)
-    in_a_pool = or_(*(and_(*pool) for pool in pools))
+    remaining = _remaining(session, project, user, mode, category_id, pools)
+    eligible = or_(*(and_(*pool.where) for pool in pools))
+    if exclude:
+        eligible = and_(eligible, Image.id.notin_(exclude))
+    # PostgreSQL's INSERT ... SELECT reads a snapshot from the statement's start: an image
+    # labeled by someone else meanwhile needs a second look after the claim. SQLite's
+    # claim already ran under the write lock, on the current data.
+    recheck = session.get_bind().dialect.name != "sqlite"
     for _ in range(MAX_ROUNDS):
-        candidates = _candidates(session, pools, user, strategy, exclude)
+        candidates = _candidates(session, project, pools, user, strategy, exclude)
         if not candidates:
             return None
-        for image in candidates:
-            expires_at = leases.claim(
-                session, image=image, user_id=user.id, mode=mode, seconds=lease_seconds
-            )
-            if expires_at is None:
-                continue  # someone else got it first
-            # Claimed; but another labeler may have labeled it between our read and
-            # our claim. The claim's write makes this read see their commit.
-            if session.scalar(select(Image.id).where(Image.id == image.id, in_a_pool)):
-                return Served(image, expires_at, max(remaining, 1))
-            leases.release(session, user.id, [image.id])
+        claimed = leases.claim_first(
+            session, candidates, eligible, user_id=user.id, mode=mode, seconds=lease_seconds
+        )
+        if claimed is None:
+            continue  # all taken since they were read; read again (now current)
+        image_id, expires_at = claimed
+        still = select(Image.id).where(Image.id == image_id, eligible)
+        if recheck and session.scalar(still) is None:
+            leases.release(session, user.id, [image_id])
+            continue
+        return Served(session.get_one(Image, image_id), expires_at, max(remaining, 1))
     raise Conflict("The queue is busy; try again.")

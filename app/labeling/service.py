@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.images.models import Image, ImageStatus
 from app.labeling import leases, overlap
-from app.labeling.models import Annotation, AnnotationSource, QueueMode
+from app.labeling.models import Annotation, AnnotationSource, Overlap, OverlapState, QueueMode
 from app.labeling.schemas import AnnotationOut, Decision
 from app.projects.models import Project
 from app.projects.service import can_manage
@@ -80,21 +81,23 @@ def outs(session: Session, annotations: list[Annotation]) -> list[AnnotationOut]
     if ids:
         query = select(User.id, User.username).where(User.id.in_(ids))
         names = {row.id: row.username for row in session.execute(query)}
-    return [
-        AnnotationOut(
-            id=a.id,
-            image_id=a.image_id,
-            user_id=a.user_id,
-            username=names.get(a.user_id) if a.user_id is not None else None,
-            category_id=a.category_id,
-            rejected=a.rejected,
-            reason=a.reason,
-            source=a.source,
-            undoes_id=a.undoes_id,
-            created_at=a.created_at,
-        )
-        for a in annotations
-    ]
+    return [out(a, names.get(a.user_id) if a.user_id is not None else None) for a in annotations]
+
+
+def out(a: Annotation, username: str | None) -> AnnotationOut:
+    """The API shape of one annotation whose author's name is known (no query)."""
+    return AnnotationOut(
+        id=a.id,
+        image_id=a.image_id,
+        user_id=a.user_id,
+        username=username,
+        category_id=a.category_id,
+        rejected=a.rejected,
+        reason=a.reason,
+        source=a.source,
+        undoes_id=a.undoes_id,
+        created_at=a.created_at,
+    )
 
 
 def _writable(project: Project) -> None:
@@ -119,12 +122,6 @@ def _by_key(session: Session, user_id: int, key: str) -> Annotation | None:
     )
 
 
-@dataclass(frozen=True)
-class Recorded:
-    annotation: Annotation
-    created: bool  # False: a retry of a request already stored
-
-
 def _decide(
     session: Session,
     project: Project,
@@ -132,7 +129,6 @@ def _decide(
     user: User,
     decision: Decision,
     source: AnnotationSource,
-    key: str | None = None,
 ) -> Annotation:
     before = overlap.state_of(image)
     annotation = annotate(
@@ -143,10 +139,64 @@ def _decide(
         rejected=decision.rejected,
         reason=decision.reason,
         source=source,
-        idempotency_key=key,
     )
     overlap.after_decision(session, project, before, annotation)
     return annotation
+
+
+@dataclass(frozen=True)
+class Recorded:
+    annotation: Annotation
+    created: bool  # False: a retry of a request already stored
+
+
+def _source(
+    session: Session,
+    user: User,
+    project: Project,
+    held_from: QueueMode | None,
+    tracked: Overlap | None,
+) -> AnnotationSource:
+    """A decision from a review queue, or a manager's on a disagreement, is a review."""
+    if held_from in REVIEW_QUEUES:
+        return AnnotationSource.review
+    disputed = tracked is not None and tracked.state == OverlapState.disagreed
+    if disputed and can_manage(session, user, project):
+        return AnnotationSource.review
+    return AnnotationSource.manual
+
+
+def _insert(
+    session: Session,
+    image: Image,
+    user_id: int,
+    decision: Decision,
+    source: AnnotationSource,
+    key: str | None,
+) -> Annotation | None:
+    """Append the decision's row; None if a concurrent retry stored this key first.
+
+    ON CONFLICT DO NOTHING rather than a savepoint: the unique key decides between two
+    retries in this one statement, and a conflict leaves the transaction usable.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Annotation).values(
+        project_id=image.project_id,
+        image_id=image.id,
+        user_id=user_id,
+        category_id=decision.category_id,
+        rejected=decision.rejected,
+        reason=decision.reason if decision.rejected else None,
+        source=source,
+        idempotency_key=key,
+        created_at=utcnow(),
+    )
+    if key is not None:
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=[Annotation.user_id, Annotation.idempotency_key]
+        )
+    return session.scalars(stmt.returning(Annotation)).first()
 
 
 def record(
@@ -157,29 +207,49 @@ def record(
     decision: Decision,
     idempotency_key: str | None,
 ) -> Recorded:
-    """Store one decision about one image, once per idempotency key."""
+    """Store one decision about one image, once per idempotency key.
+
+    Everything is read first and the writes come last, back to back: the row, the
+    image's label, the lease (and the overlap, for the few images it concerns). On
+    SQLite the first write takes the database's single write lock until the request
+    commits, so nothing slow may run after it.
+    """
     if idempotency_key is not None and (found := _by_key(session, user.id, idempotency_key)):
         return _replay(found, image)
     _writable(project)
     _check_category(session, project, decision)
-    # The first write: on SQLite it takes the write lock, so what is read next is current.
-    held_from = leases.give_back(session, user.id, image.id)
-    session.refresh(image)
-    source = AnnotationSource.manual
-    if held_from in REVIEW_QUEUES or (
-        overlap.is_disagreement(session, image.id) and can_manage(session, user, project)
-    ):
-        source = AnnotationSource.review
-    try:
-        with session.begin_nested():
-            annotation = _decide(session, project, image, user, decision, source, idempotency_key)
-    except IntegrityError:
-        # A concurrent retry with the same key stored it first.
+    tracked = session.get(Overlap, image.id)
+    held_from = leases.held_mode(session, user.id, image.id)
+    source = _source(session, user, project, held_from, tracked)
+    concerned = tracked is not None or overlap.picked(image.id, project.overlap_percent)
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock the image before the row gets its id, so that annotation ids follow the
+        # order in which the image's label changes (the latest row is its label).
+        session.execute(select(Image.id).where(Image.id == image.id).with_for_update())
+    annotation = _insert(session, image, user.id, decision, source, idempotency_key)
+    if annotation is None:
         found = _by_key(session, user.id, idempotency_key) if idempotency_key else None
         if found is None:
-            raise
+            raise Conflict("The decision could not be stored; try again.")
         return _replay(found, image)
+    before = overlap.state_of(image)
+    if concerned:
+        # Under the write lock (or the row lock) now: the state this decision replaces.
+        session.refresh(image)
+        before = overlap.state_of(image)
+    session.execute(
+        update(Image)
+        .where(Image.id == image.id)
+        .values(category_id=decision.category_id, status=_status(decision))
+    )
+    leases.give_back(session, user.id, image.id)
+    if concerned:
+        overlap.after_decision(session, project, before, annotation)
     return Recorded(annotation, True)
+
+
+def _status(decision: Decision) -> ImageStatus:
+    return ImageStatus.rejected if decision.rejected else ImageStatus.labeled
 
 
 def _replay(found: Annotation, image: Image) -> Recorded:
