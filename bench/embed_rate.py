@@ -99,9 +99,8 @@ def main() -> None:
     started = time.perf_counter()
     get_engine(DEFAULT_BACKBONE, cpu, "auto", None, False)
     get_engine(DEFAULT_BACKBONE, cpu, "torch", None, False)
-    print(
-        f"engines ready in {time.perf_counter() - started:.1f} s (ONNX export cached after the first run)"
-    )
+    ready = time.perf_counter() - started
+    print(f"engines ready in {ready:.1f} s (the ONNX export is cached after the first run)")
     embed_files(sources[:8], device=cpu)
     embed_files(sources[:8], device=cpu, engine="torch")
     naive(sources[:8], plain)
@@ -109,8 +108,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         big = upscale(sources, Path(tmp))
+        took = time.perf_counter() - started
         print(
-            f"upscaled {len(big)} photos to {BIG[0]}x{BIG[1]} JPEG (q90) in {time.perf_counter() - started:.1f} s, not timed"
+            f"upscaled {len(big)} photos to {BIG[0]}x{BIG[1]} JPEG (q90) in {took:.1f} s, untimed"
         )
         for label, paths in (("flowers12 224x224", sources), (f"upscaled {BIG[0]}x{BIG[1]}", big)):
             n = len(paths)

@@ -2,7 +2,7 @@
 
 A stratified hold-out split measures every epoch; training stops when the validation
 loss has not improved for ``patience`` epochs, and the best epoch's weights are the
-ones returned. On CUDA it runs in mixed precision with channels_last; on the CPU in
+ones returned. On CUDA it runs in mixed precision, on the CPU in
 float32 (the only path this project's machines can test).
 """
 
@@ -103,7 +103,6 @@ class _Run:
         should_stop: Callable[[], bool] | None,
     ) -> None:
         self.model, self.device, self.config = model, device, config
-        self.channels_last = device.type == "cuda"
         backbone = list(model.backbone.parameters())
         head = list(model.head.parameters())
         self.optimizer = torch.optim.AdamW(
@@ -129,9 +128,7 @@ class _Run:
         images = torch.from_numpy(batch.images)
         if self.device.type == "cuda":
             images = images.pin_memory().to(self.device, non_blocking=True)
-        if self.channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        return images
+        return images.contiguous(memory_format=torch.channels_last)
 
     def tick(self) -> None:
         if self.should_stop is not None and self.should_stop():
@@ -188,8 +185,8 @@ def finetune(
     model = Classifier(
         load_backbone(backbone, device, allow_download=allow_download), spec.dim, len(classes)
     ).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last: faster convolutions on CUDA, and measured faster on the CPU too.
+    model = model.to(memory_format=torch.channels_last)
     per_epoch = math.ceil(len(train_index) / config.batch_size)
     val_steps = math.ceil(len(val_index) / config.batch_size)
     run = _Run(
@@ -325,8 +322,7 @@ def predict_files(
             if not batch.indices:
                 continue
             images = torch.from_numpy(batch.images).to(device)
-            if device.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = images.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode(), autocast(device):
                 probs = torch.softmax(model(images).float(), dim=1)
             rows.append(probs.cpu().numpy().astype(np.float32))
