@@ -27,6 +27,8 @@ from app.training.models import ACTIVE_STATUSES, RunMode, RunStatus, TrainingRun
 from app.training.schemas import RunParams
 
 MODE_LABELS = {RunMode.linear: "fast linear probe", RunMode.finetune: "full fine-tuning"}
+# The runs table is wide: its cells say the same in fewer words.
+MODE_SHORT = {RunMode.linear: "linear", RunMode.finetune: "fine-tune"}
 CURVE_RUNS = 500  # succeeded runs drawn on the learning curve, at most
 
 
@@ -186,8 +188,8 @@ def run_row(run: TrainingRun) -> RunRow:
     active = run.status in ACTIVE_STATUSES
     return RunRow(
         run=run,
-        mode=MODE_LABELS[run.mode],
-        level=level_text(run.level),
+        mode=MODE_SHORT[run.mode],
+        level="deepest" if run.level is None else str(run.level),
         percent=round(100 * run.progress),
         eta=duration(run.eta_seconds) if active and run.eta_seconds is not None else None,
         accuracy=score(_metric(run, "accuracy")),

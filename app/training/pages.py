@@ -240,6 +240,8 @@ def _run_context(
         "project": project,
         "run": run,
         "row": page_views.run_row(run),
+        "mode_label": page_views.MODE_LABELS[run.mode],
+        "level_label": page_views.level_text(run.level),
         "can_manage": projects.can_manage(session, user, project) and not project.archived,
         "parameters": page_views.parameters(run),
         "report": page_views.report_lines(run),
