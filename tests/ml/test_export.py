@@ -65,41 +65,48 @@ def torch_probs(module: nn.Module, images: np.ndarray) -> np.ndarray:
         return np.asarray(module(torch.from_numpy(images)).numpy())
 
 
+@pytest.fixture(scope="module")
+def expected(classifier: nn.Module, batch: np.ndarray) -> np.ndarray:
+    """The torch module's own probabilities for ``batch``: what every export must give."""
+    return torch_probs(classifier, batch)
+
+
 def test_the_classifier_reproduces_the_probe_on_cached_embeddings(
-    classifier: nn.Module, probe: tuple[LinearModel, np.ndarray], batch: np.ndarray
+    probe: tuple[LinearModel, np.ndarray], expected: np.ndarray
 ) -> None:
     model, vectors = probe
-    ours = torch_probs(classifier, batch)
-    expected = predict_proba(model, vectors[::2])
+    ours = expected
+    from_cache = predict_proba(model, vectors[::2])
     assert ours.shape == (6, 3)
     np.testing.assert_allclose(ours.sum(axis=1), 1.0, atol=1e-5)
     # Embeddings are cached as float16, hence the tolerance.
-    np.testing.assert_allclose(ours, expected, atol=0.02)
-    assert (ours.argmax(axis=1) == expected.argmax(axis=1)).all()
+    np.testing.assert_allclose(ours, from_cache, atol=0.02)
+    assert (ours.argmax(axis=1) == from_cache.argmax(axis=1)).all()
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
 def test_torchscript_runs_on_its_own(
-    exported: tuple[Path, Path], classifier: nn.Module, batch: np.ndarray
+    exported: tuple[Path, Path], batch: np.ndarray, expected: np.ndarray
 ) -> None:
     extra = {"preprocessing.json": ""}
     loaded = torch.jit.load(str(exported[0]), map_location="cpu", _extra_files=extra)
-    for images in (batch[:1], batch):  # traced with one image; any batch size works
+    for n in (1, 6):  # traced with one image; any batch size works
         with torch.inference_mode():
-            got = loaded(torch.from_numpy(images)).numpy()
-        np.testing.assert_allclose(got, torch_probs(classifier, images), atol=1e-5)
+            got = loaded(torch.from_numpy(batch[:n])).numpy()
+        np.testing.assert_allclose(got, expected[:n], atol=1e-5)
     meta = json.loads(extra["preprocessing.json"])
     assert (meta["resize"], meta["crop"], meta["mean"]) == (256, 224, [0.5, 0.5, 0.5])
 
 
 def test_onnx_runs_in_onnxruntime_like_torch(
-    exported: tuple[Path, Path], classifier: nn.Module, batch: np.ndarray
+    exported: tuple[Path, Path], batch: np.ndarray, expected: np.ndarray
 ) -> None:
     session = ort.InferenceSession(str(exported[1]), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
     assert [o.name for o in session.get_outputs()] == ["probabilities"]
-    for images in (batch[:1], batch):
-        got = session.run(None, {"image": images})[0]
-        np.testing.assert_allclose(got, torch_probs(classifier, images), atol=1e-4)
+    for n in (1, 6):
+        got = session.run(None, {"image": batch[:n]})[0]
+        np.testing.assert_allclose(got, expected[:n], atol=1e-4)
     props = {p.key: json.loads(p.value) for p in onnx.load(str(exported[1])).metadata_props}
     assert props["color_order"] == "RGB"
     assert props["layout"] == "NCHW"
