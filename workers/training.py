@@ -1,4 +1,4 @@
-"""One training run, start to finish: embed, train, evaluate, predict, score, export.
+"""One training run, start to finish: embed, train, evaluate, predict, score; then export.
 
 The phases report progress (and the heartbeat) on the run's row; a user's cancel is
 seen at the next report. Everything the run learns is written in one transaction at the
@@ -8,6 +8,7 @@ end, so a run that fails or is cancelled leaves no half-written predictions.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +44,7 @@ PHASES = {
     "embedding": (0.0, 0.6),
     "training": (0.6, 0.8),
     "predicting": (0.8, 0.9),
-    "scoring": (0.9, 0.95),
-    "exporting": (0.95, 1.0),
+    "scoring": (0.9, 1.0),
 }
 
 
@@ -124,10 +124,11 @@ def _run(ctx: WorkerContext, session: Session, run_id: int) -> None:
     for strategy in strategies_to_score(session, project):
         score_project(ctx, session, project, strategy, run)
 
-    progress.enter("exporting")
-    _export(ctx, run, result.module(), [name for _, name in data.classes])
     predictions.prune(session, project.id)
     service.succeed(session, run, str(device))
+    # After the run is done: the suggestions and the queue already use the new model,
+    # and writing the TorchScript and ONNX files takes longer than the training itself.
+    _export(ctx, run, result.module(), [name for _, name in data.classes])
 
 
 def _go(progress: Progress, fraction: float) -> bool:
@@ -174,7 +175,9 @@ def _linear(
     progress.check(0.7)
     model = linear.fit_linear(x, y, C=c, seed=run.id)
     class_ids = [cid for cid, _ in data.classes]
-    metrics = classification_metrics(y, oof, class_ids, [name for _, name in data.classes])
+    metrics = classification_metrics(
+        y.tolist(), oof.tolist(), class_ids, [name for _, name in data.classes]
+    )
     samples: list[Sample] = [
         (data.image_ids[n], data.annotation_ids[n], data.labels[n], int(p))
         for n, p in zip(keep, oof, strict=True)
@@ -215,9 +218,9 @@ def _finetune(
     device: torch.device,
 ) -> Result:
     sha = dict(
-        session.execute(
-            select(Image.id, Image.sha256).where(Image.project_id == run.project_id)
-        ).tuples()
+        session.execute(select(Image.id, Image.sha256).where(Image.project_id == run.project_id))
+        .tuples()
+        .all()
     )
     paths = [ctx.store.original_path(sha[i]) for i in data.image_ids]
     known = {k: v for k, v in run.params.items() if k in FinetuneConfig.__dataclass_fields__}
@@ -236,7 +239,7 @@ def _finetune(
     class_ids = [cid for cid, _ in data.classes]
     val_true = y[trained.val_index]
     metrics = classification_metrics(
-        val_true, trained.val_pred, class_ids, [n for _, n in data.classes]
+        val_true.tolist(), trained.val_pred.tolist(), class_ids, [n for _, n in data.classes]
     )
     metrics["history"] = trained.history
     metrics["best_epoch"] = trained.best_epoch
@@ -275,10 +278,15 @@ def _export(
     ctx: WorkerContext, run: TrainingRun, module: torch.nn.Module, names: list[str]
 ) -> None:
     folder = service.run_dir(ctx.settings, run.id)
-    folder.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed into place: a download never sees half a model.
+    staging = folder.with_name(f".{run.id}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     spec = BACKBONES[run.backbone]
     module.eval()
-    export.export_torchscript(module, folder / "model.pt", spec)
-    export.export_onnx(module, folder / "model.onnx", spec)
+    export.export_torchscript(module, staging / "model.pt", spec)
+    export.export_onnx(module, staging / "model.onnx", spec)
     meta = export.preprocessing_json(spec, names)
-    (folder / "model.json").write_text(json.dumps({"run_id": run.id, **meta}, indent=2))
+    (staging / "model.json").write_text(json.dumps({"run_id": run.id, **meta}, indent=2))
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)

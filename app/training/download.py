@@ -21,7 +21,11 @@ def model_zip(settings: Settings, run: TrainingRun, format: str) -> StreamingRes
     folder = run_dir(settings, run.id)
     model, meta = folder / FILES[format], folder / "model.json"
     if not (model.exists() and meta.exists()):
-        raise Conflict(f"Run {run.id}'s model files are missing from the data dir.")
+        # The worker writes them just after the run succeeds; or it died doing so.
+        raise Conflict(
+            f"Run {run.id}'s model files are not ready: they are written in the seconds "
+            "after a run succeeds. Try again shortly; if this persists, train again."
+        )
     buffer = io.BytesIO()
     # Stored, not deflated: model weights barely compress and this keeps it quick.
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:

@@ -1,7 +1,7 @@
 """training runs, embeddings, predictions, queue ranks
 
 Revision ID: 8d4e3f0a5b64
-Revises: 6b2f1c8d3e42
+Revises: 7c3d2e9f4a53
 Create Date: 2026-11-24 03:54:53.343797
 """
 
@@ -14,7 +14,7 @@ import app.db
 
 
 revision: str = '8d4e3f0a5b64'
-down_revision: str | None = '6b2f1c8d3e42'
+down_revision: str | None = '7c3d2e9f4a53'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
