@@ -68,7 +68,8 @@ def _back(target: str, project: Project) -> str:
 def _runs_context(
     session: Session, settings_stale: int, project: Project, can_manage: bool, here: str
 ) -> dict[str, Any]:
-    service.reap_stale(session, settings_stale)
+    if page_views.has_stale(session, project.id, settings_stale):
+        service.reap_stale(session, settings_stale)
     rows = [page_views.run_row(r) for r in service.list_runs(session, project)]
     return {
         "project": project,
@@ -255,7 +256,10 @@ def _run_context(
 def _run(
     session: Session, settings_stale: int, user: User, project_id: int, run_id: int
 ) -> tuple[Project, TrainingRun]:
-    service.reap_stale(session, settings_stale)  # before the run is loaded, so it is seen
+    project, _ = page_views.run_in_project(session, user, project_id, run_id)
+    if page_views.has_stale(session, project.id, settings_stale):
+        service.reap_stale(session, settings_stale)
+        session.expire_all()  # the reaper's UPDATE bypasses the loaded run
     return page_views.run_in_project(session, user, project_id, run_id)
 
 

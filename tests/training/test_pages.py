@@ -173,13 +173,23 @@ def test_a_silent_worker_is_reaped_when_the_list_is_polled(
     api: TestClient, web: TestClient, db: Session
 ) -> None:
     s = labeled(api, {"wine": 2, "beer": 2})
+    alive = make_run(db, s.pid, RunStatus.running, heartbeat_at=utcnow())
     orphan = make_run(db, s.pid, RunStatus.running, heartbeat_at=utcnow() - timedelta(hours=1))
-    listed = web.get(f"/projects/{s.pid}/runs/_list").text
-    assert "every 1s" not in listed
-    assert "job-failed" in listed
-    page = web.get(f"/projects/{s.pid}/runs/{orphan.id}").text
+    page = web.get(f"/projects/{s.pid}/runs/{orphan.id}").text  # its own page reaps it
     assert "The run failed." in page
     assert "stopped responding" in page
+    assert "every 1s" not in page
+    listed = web.get(f"/projects/{s.pid}/runs/_list").text
+    assert "every 1s" in listed  # the other run still sends heartbeats
+    db.refresh(alive)
+    assert alive.status is RunStatus.running
+    other = make_run(db, s.pid, RunStatus.running, heartbeat_at=utcnow() - timedelta(hours=1))
+    db.delete(alive)
+    db.commit()
+    listed = web.get(f"/projects/{s.pid}/runs/_list").text  # the list reaps too
+    assert "every 1s" not in listed
+    db.refresh(other)
+    assert other.status is RunStatus.failed
 
 
 def test_the_queue_ranking_names_its_strategy_run_and_age(
