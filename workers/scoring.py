@@ -21,9 +21,7 @@ def _probabilities(session: Session, run: TrainingRun, image_ids: list[int]) -> 
     stored = dict(
         session.execute(
             select(Prediction.image_id, Prediction.probabilities).where(Prediction.run_id == run.id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     k = len(run.classes or [])
     out = np.full((len(image_ids), k), 1.0 / max(k, 1), dtype=np.float32)
@@ -46,9 +44,7 @@ def score_project(
     backbone = run.backbone if run is not None else project.backbone
     ids, locations = embeddings.project_locations(session, project.id, backbone)
     status = dict(
-        session.execute(select(Image.id, Image.status).where(Image.project_id == project.id))
-        .tuples()
-        .all()
+        session.execute(select(Image.id, Image.status).where(Image.project_id == project.id)).all()
     )
     pool = np.array(
         [n for n, i in enumerate(ids) if status.get(i) == ImageStatus.unlabeled], dtype=np.int64

@@ -218,9 +218,9 @@ def _finetune(
     device: torch.device,
 ) -> Result:
     sha = dict(
-        session.execute(select(Image.id, Image.sha256).where(Image.project_id == run.project_id))
-        .tuples()
-        .all()
+        session.execute(
+            select(Image.id, Image.sha256).where(Image.project_id == run.project_id)
+        ).all()
     )
     paths = [ctx.store.original_path(sha[i]) for i in data.image_ids]
     known = {k: v for k, v in run.params.items() if k in FinetuneConfig.__dataclass_fields__}
