@@ -17,8 +17,14 @@ import numpy.typing as npt
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 _PREDICT_CHUNK = 8192  # rows converted to float32 at a time: bounded memory on float16 input
+# lbfgs on a few thousand rows does many small matrix products, and prediction is one
+# thin product; BLAS threads mostly add wake-up and spin costs there. One thread ran
+# 5-10x faster on the 2-core machine when other processes were busy
+# (bench/linear_probe.py), and a worker rarely has the machine to itself.
+_FIT_BLAS_THREADS = 1
 
 
 @dataclass
@@ -79,6 +85,8 @@ def fit_linear(
     ``class_weight="balanced"`` weighs each class by the inverse of its frequency, so a
     rare category still pulls on the decision boundary.
     """
+    # Statistics in float64, the optimisation in float32: lbfgs keeps float32 input in
+    # float32, which halves the memory traffic of every step; embeddings are float16.
     features = np.asarray(X, dtype=np.float64)
     labels = np.asarray(y)
     if features.ndim != 2 or len(features) != len(labels):
@@ -89,17 +97,17 @@ def fit_linear(
     if len(classes) < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {len(classes)}")
     mean, scale = _standardization(features)
-    standardized = (features - mean) / scale
+    standardized = ((features - mean) / scale).astype(np.float32)
     classifier = LogisticRegression(
         C=C, class_weight=class_weight, random_state=seed, max_iter=max_iter, solver="lbfgs"
     )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(_FIT_BLAS_THREADS):
         # Not converging within max_iter still leaves a usable model; the caller's
         # cross-validation measures how usable.
         warnings.simplefilter("ignore", ConvergenceWarning)
         classifier.fit(standardized, labels)
-    coef = classifier.coef_ / scale
-    intercept = classifier.intercept_ - coef @ mean
+    coef = classifier.coef_.astype(np.float64) / scale
+    intercept = classifier.intercept_.astype(np.float64) - coef @ mean
     if len(classes) == 2:
         # Binary sklearn gives one row w for P(class 1) = sigmoid(w.x + b), which is
         # softmax over the rows [0, w].
@@ -119,15 +127,25 @@ def predict_proba(model: LinearModel, X: npt.ArrayLike) -> npt.NDArray[np.float3
     rows = np.asarray(X)
     out = np.empty((len(rows), len(model.classes)), dtype=np.float32)
     weights = model.coef.T.astype(np.float32, copy=False)
+    with threadpool_limits(_FIT_BLAS_THREADS):
+        _predict_into(out, rows, weights, model.intercept)
+    return out
+
+
+def _predict_into(
+    out: npt.NDArray[np.float32],
+    rows: npt.NDArray[Any],
+    weights: npt.NDArray[np.float32],
+    intercept: npt.NDArray[np.float32],
+) -> None:
     for start in range(0, len(rows), _PREDICT_CHUNK):
         chunk = rows[start : start + _PREDICT_CHUNK].astype(np.float32, copy=False)
         logits = chunk @ weights
-        logits += model.intercept
+        logits += intercept
         logits -= logits.max(axis=1, keepdims=True)  # exp cannot overflow
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=1, keepdims=True)
         out[start : start + len(chunk)] = logits
-    return out
 
 
 def predict(model: LinearModel, X: npt.ArrayLike) -> npt.NDArray[Any]:
@@ -158,12 +176,19 @@ def cross_val_predict(
         # A class with a single member cannot be in every fold; sklearn warns, we accept.
         warnings.filterwarnings("ignore", message="The least populated class")
         splits = list(splitter.split(np.zeros(len(labels)), labels))
-    for train, test in splits:
+
+    def fold(train: npt.NDArray[np.intp], test: npt.NDArray[np.intp]) -> None:
         seen = np.unique(labels[train])
         if len(seen) < 2:
             # Only one class left to learn from: that class is the only possible answer.
             out[test] = seen[0]
-            continue
+            return
         model = fit_linear(features[train], labels[train], seed=seed, **fit_kwargs)
         out[test] = predict(model, features[test])
+
+    # Folds one after the other: two folds in parallel threads were no faster on the
+    # 2-core machine under load, and a worker rarely has the machine to itself.
+    with threadpool_limits(_FIT_BLAS_THREADS):
+        for train, test in splits:
+            fold(train, test)
     return out
