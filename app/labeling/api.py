@@ -11,7 +11,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.images import service as images
 from app.images.api import image_out
-from app.labeling import counters, leases, queue, service
+from app.labeling import counters, decisions, leases, overlap, queue, service
 from app.labeling.models import QueueMode
 from app.labeling.schemas import (
     AnnotationOut,
@@ -19,6 +19,7 @@ from app.labeling.schemas import (
     BulkOut,
     Counters,
     Decision,
+    Disagreement,
     QueueItem,
     Release,
     Strategy,
@@ -71,6 +72,10 @@ def queue_next(
     if served is None:
         return Response(status_code=204)
     urls = image_out(served.image)
+    disagreement = None
+    if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):
+        first, second = service.outs(session, pair)
+        disagreement = Disagreement(first=first, second=second)
     return QueueItem(
         image_id=served.image.id,
         file_url=urls.file_url,
@@ -84,6 +89,7 @@ def queue_next(
         mode=mode,
         strategy=strategy,
         remaining=served.remaining,
+        disagreement=disagreement,
     )
 
 
@@ -104,11 +110,11 @@ def create_annotation(
     idempotency_key: IdempotencyKey = None,
 ) -> AnnotationOut:
     project, image = images.get_image(session, user, image_id)
-    recorded = service.record(session, user, project, image, body, idempotency_key)
+    recorded = decisions.record(session, user, project, image, body, idempotency_key)
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
     # An idempotency key is the caller's own: the author is the caller, no query needed.
-    return service.out(recorded.annotation, user.username)
+    return service.out(recorded.annotations[0], user.username)
 
 
 @router.get("/images/{image_id}/annotations", response_model=list[AnnotationOut])
@@ -125,12 +131,20 @@ def undo(project_id: Id, session: SessionDep, user: ApiUser) -> AnnotationOut:
 
 @router.post("/projects/{project_id}/annotations/bulk", status_code=201, response_model=BulkOut)
 def bulk_annotate(
-    project_id: Id, body: BulkDecision, session: SessionDep, user: ApiUser
+    project_id: Id,
+    body: BulkDecision,
+    session: SessionDep,
+    user: ApiUser,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> BulkOut:
     project = projects.get_project(session, user, project_id)
     decision = Decision(category_id=body.category_id, rejected=body.rejected, reason=body.reason)
-    made = service.bulk(session, user, project, body.image_ids, decision)
-    return BulkOut(created=len(made), annotations=service.outs(session, made))
+    recorded = decisions.bulk(session, user, project, body.image_ids, decision, idempotency_key)
+    if not recorded.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    made = [service.out(a, user.username) for a in recorded.annotations]
+    return BulkOut(created=len(made), annotations=made)
 
 
 @router.get("/projects/{project_id}/counters", response_model=Counters)

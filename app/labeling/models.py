@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, str_enum, utcnow
@@ -21,7 +21,9 @@ class Annotation(Base):
     """One decision about one image. Append-only: nothing here is updated or deleted.
 
     Each row holds the image's state after it: a category, a rejection, or neither (an
-    undo back to unlabeled). The latest row is the image's current label.
+    undo back to unlabeled). The image's current label is its latest row that is not a
+    second opinion: an overlap's second, independent label is kept and compared, but
+    never replaces the first by itself; a disagreement stands until a manager's review.
     """
 
     __tablename__ = "annotations"
@@ -52,6 +54,29 @@ class Annotation(Base):
         ForeignKey("annotations.id", ondelete="SET NULL"), default=None
     )
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Made by one request of the bulk route, with its own Idempotency-Key (on that request).
+    bulk_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("bulk_requests.id", ondelete="SET NULL"), default=None, index=True
+    )
+    second_opinion: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BulkRequest(Base):
+    """One request of the bulk route that carried an Idempotency-Key.
+
+    A retry with the key is answered with the same annotations; the key with another
+    body is refused. The body is kept as a fingerprint, enough to tell the two apart.
+    """
+
+    __tablename__ = "bulk_requests"
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the canonical body
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -113,4 +138,8 @@ class Overlap(Base):
         ForeignKey("annotations.id", ondelete="SET NULL"), default=None
     )
     state: Mapped[OverlapState] = mapped_column(str_enum(OverlapState, "overlap_state"))
+    # The manager's review that settled a disagreement (undoing it reopens the dispute).
+    resolution_annotation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotations.id", ondelete="SET NULL"), default=None
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

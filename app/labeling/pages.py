@@ -82,11 +82,13 @@ def label_page(
     category_id: Param = "",
 ) -> Response:
     project = projects.get_project(session, user, project_id)
+    # Settling disagreements is a manager's job; labelers are not offered that queue.
+    modes = (*MODES, "disagreements") if projects.can_manage(session, user, project) else MODES
     categories = _categories(session, project)
     settings = {
         "project_id": project.id,
         "strategy": _choice("Strategy", strategy, STRATEGIES, "active"),
-        "mode": _choice("Mode", mode, MODES, "label"),
+        "mode": _choice("Mode", mode, modes, "label"),
         "category_id": _category(session, project, category_id),
         "categories": [{k: v for k, v in c.items() if k != "description"} for c in categories],
         "reasons": [{"key": k, "text": t} for k, t in REASONS],
@@ -98,7 +100,7 @@ def label_page(
         "settings": settings,
         "reasons": REASONS,
         "strategies": STRATEGIES,
-        "modes": MODES,
+        "modes": modes,
     }
     return render(request, "labeling/label.html", context, user=user)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from app.auth.models import User
@@ -92,9 +92,15 @@ def _pools(
         .scalar_subquery()
     )
     unreviewed = func.coalesce(latest_source, "") != AnnotationSource.review.value
+    # A disputed image is a manager's to settle, in the disagreements queue.
+    disputed = exists(
+        select(Overlap.image_id).where(
+            Overlap.image_id == Image.id, Overlap.state == OverlapState.disagreed
+        )
+    )
     if mode == QueueMode.rejected:
-        return [Pool([Image.status == ImageStatus.rejected, unreviewed])]
-    where = [Image.status == ImageStatus.labeled, unreviewed]
+        return [Pool([Image.status == ImageStatus.rejected, unreviewed, ~disputed])]
+    where = [Image.status == ImageStatus.labeled, unreviewed, ~disputed]
     if category_id is not None:
         tree = taxonomy.load_tree(session, project)
         where.append(Image.category_id.in_({category_id, *tree.descendants(category_id)}))

@@ -52,6 +52,8 @@ class AnnotationOut(BaseModel):
     rejected: bool
     reason: str | None
     source: AnnotationSource
+    # An overlap's second, independent label: kept and compared, never the label itself.
+    second_opinion: bool
     undoes_id: int | None
     created_at: datetime
 
@@ -59,6 +61,13 @@ class AnnotationOut(BaseModel):
 class BulkOut(BaseModel):
     created: int
     annotations: list[AnnotationOut]
+
+
+class Disagreement(BaseModel):
+    """The two labels a disputed image got; the image still carries the first."""
+
+    first: AnnotationOut
+    second: AnnotationOut
 
 
 class Suggestion(BaseModel):
@@ -79,6 +88,8 @@ class QueueItem(BaseModel):
     mode: QueueMode
     strategy: Strategy
     remaining: int
+    # In the disagreements queue: what the two labelers said.
+    disagreement: Disagreement | None = None
 
 
 class UserCounter(BaseModel):

@@ -19,6 +19,7 @@
   const stage = $("[data-image]");
   const filenameNode = $("[data-filename]");
   const stateNode = $("[data-state]");
+  const disputeNode = $("[data-dispute]");
   const loading = $("[data-loading]");
   const toast = $("[data-toast]");
   const errorBox = $("[data-error]");
@@ -221,16 +222,26 @@
       stage.replaceChildren();
       filenameNode.textContent = "";
       stateNode.textContent = "";
+      dispute(null);
       suggest(null);
       return;
     }
     stage.classList.remove("zoomed");
     stage.replaceChildren(item.img);
     filenameNode.textContent = item.data.filename;
+    dispute(item.data.disagreement || null);
     stateNode.textContent =
       back > 0 ? `· ${back} back · ${decisionText(item.decision) || "no decision"}` : "";
     suggest(item.data.suggestion || null);
     if (guideOpen) showGuide();
+  };
+
+  // In the disagreements queue: what each labeler said (the image carries the first).
+  const saidBy = (a) =>
+    `${a.username || "someone"}: ${a.rejected ? (a.reason ? `rejected (${a.reason})` : "rejected") : nameOf(a.category_id)}`;
+  const dispute = (value) => {
+    disputeNode.hidden = !value;
+    disputeNode.textContent = value ? `Disputed · ${saidBy(value.first)} · ${saidBy(value.second)}` : "";
   };
 
   // The suggestion: its choice highlighted, with the confidence as a number and a bar.

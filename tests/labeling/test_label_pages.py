@@ -175,3 +175,18 @@ def test_the_project_page_links_lead_to_the_label_and_grid_screens(
     links = web.get(f"/projects/{pid}/images/_links").text
     assert f'href="/projects/{pid}/label"' in links
     assert f'href="/projects/{pid}/grid"' in links
+
+
+def test_only_managers_are_offered_the_disagreements_queue(
+    api: TestClient, web: TestClient, pid: int, browser_as: ClientFor, make_user: UserFactory
+) -> None:
+    page = web.get(f"/projects/{pid}/label?mode=disagreements")
+    assert page.status_code == 200, page.text
+    assert settings_of(page.text)["mode"] == "disagreements"
+    assert '<option value="disagreements" selected>' in page.text
+    lena = make_user(Role.labeler, "lena")
+    resp = api.post(f"/api/v1/projects/{pid}/members", json={"username": "lena", "role": "labeler"})
+    assert resp.status_code == 201
+    labeler = browser_as(lena)
+    assert labeler.get(f"/projects/{pid}/label?mode=disagreements").status_code == 400
+    assert 'value="disagreements"' not in labeler.get(f"/projects/{pid}/label").text

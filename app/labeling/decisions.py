@@ -1,0 +1,286 @@
+"""A person's decisions: one image at a time (the labeling screen, the API) or many at
+once (the grid), each stored once per Idempotency-Key.
+
+Everything that can be read first is; the writes come last, back to back. On SQLite the
+first write takes the database's single write lock until the request commits, so
+nothing slow may run after it. On PostgreSQL the image's row is locked first instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.auth.models import User
+from app.db import utcnow
+from app.errors import Conflict, InvalidInput
+from app.images.models import Image
+from app.labeling import leases, overlap
+from app.labeling.models import Annotation, AnnotationSource, BulkRequest, Overlap, QueueMode
+from app.labeling.schemas import Decision
+from app.labeling.service import annotate, check_category, status_of, writable
+from app.projects.models import Project
+from app.projects.service import can_manage
+
+REVIEW_QUEUES = {QueueMode.review, QueueMode.rejected, QueueMode.disagreements}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    annotations: list[Annotation]
+    created: bool  # False: a retry of a request already stored; these are its rows
+
+
+def _lock_images(session: Session, image_ids: list[int]) -> None:
+    """PostgreSQL: lock the images before their rows get ids, so that annotation ids
+    follow the order in which each image's label changes. (SQLite: a no-op read.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Image.id).where(Image.id.in_(image_ids)).order_by(Image.id).with_for_update()
+        )
+
+
+def _by_key(session: Session, user_id: int, key: str) -> Annotation | None:
+    return session.scalar(
+        select(Annotation).where(Annotation.user_id == user_id, Annotation.idempotency_key == key)
+    )
+
+
+def _bulk_by_key(session: Session, user_id: int, key: str) -> BulkRequest | None:
+    query = select(BulkRequest).where(
+        BulkRequest.user_id == user_id, BulkRequest.idempotency_key == key
+    )
+    return session.scalar(query)
+
+
+def _reused(what: str) -> Conflict:
+    return Conflict(f"This Idempotency-Key was already used for {what}; use a new key.")
+
+
+# ---- one image ----------------------------------------------------------------------
+
+
+def _insert(
+    session: Session,
+    image: Image,
+    user_id: int,
+    decision: Decision,
+    kind: tuple[AnnotationSource, bool],
+    key: str | None,
+) -> Annotation | None:
+    """Append the decision's row; None if a concurrent retry stored this key first.
+
+    ON CONFLICT DO NOTHING rather than a savepoint: the unique key decides between two
+    retries in this one statement, and a conflict leaves the transaction usable.
+    """
+    source, second_opinion = kind
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Annotation).values(
+        project_id=image.project_id,
+        image_id=image.id,
+        user_id=user_id,
+        category_id=decision.category_id,
+        rejected=decision.rejected,
+        reason=decision.reason if decision.rejected else None,
+        source=source,
+        second_opinion=second_opinion,
+        idempotency_key=key,
+        created_at=utcnow(),
+    )
+    if key is not None:
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=[Annotation.user_id, Annotation.idempotency_key]
+        )
+    return session.scalars(stmt.returning(Annotation)).first()
+
+
+def _replay(found: Annotation, image: Image) -> Recorded:
+    if found.image_id != image.id:
+        raise _reused(f"image {found.image_id}")
+    return Recorded([found], False)
+
+
+def record(
+    session: Session,
+    user: User,
+    project: Project,
+    image: Image,
+    decision: Decision,
+    idempotency_key: str | None,
+) -> Recorded:
+    """Store one decision about one image, once per idempotency key.
+
+    Most images take no part in an overlap: their decision is three writes (the row,
+    the image's label, the lease). The overlap's few read again under the lock.
+    """
+    key = idempotency_key
+    if key is not None:
+        if found := _by_key(session, user.id, key):
+            return _replay(found, image)
+        if _bulk_by_key(session, user.id, key) is not None:
+            raise _reused("a bulk request")
+    writable(project)
+    check_category(session, project, decision)
+    row = session.get(Overlap, image.id)
+    concerned = row is not None or overlap.picked(image.id, project.overlap_percent)
+    _lock_images(session, [image.id])
+    held_from = leases.give_back(session, user.id, image.id)  # SQLite: takes the lock
+    if concerned:
+        session.refresh(image)
+        row = session.get(Overlap, image.id, populate_existing=True)
+    before = overlap.state_of(image)
+    kind = overlap.classify(
+        row, user.id, held_from in REVIEW_QUEUES, lambda: can_manage(session, user, project)
+    )
+    annotation = _insert(session, image, user.id, decision, kind, key)
+    if annotation is None:
+        found = _by_key(session, user.id, key) if key is not None else None
+        if found is None:
+            raise Conflict("The decision could not be stored; try again.")
+        return _replay(found, image)
+    if not annotation.second_opinion:
+        session.execute(
+            update(Image)
+            .where(Image.id == image.id)
+            .values(
+                category_id=decision.category_id,
+                status=status_of(decision.category_id, decision.rejected),
+            )
+        )
+    if concerned:
+        overlap.after_decision(session, project, before, annotation, row)
+    return Recorded([annotation], True)
+
+
+# ---- many images ----------------------------------------------------------------------
+
+
+def fingerprint(image_ids: list[int], decision: Decision) -> str:
+    """The same request, whatever the order of its ids: what a retry must match."""
+    body = {
+        "image_ids": sorted(set(image_ids)),
+        "category_id": decision.category_id,
+        "rejected": decision.rejected,
+        "reason": decision.reason,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _bulk_replay(session: Session, found: BulkRequest, fp: str) -> Recorded:
+    if found.fingerprint != fp:
+        raise Conflict(
+            "This Idempotency-Key was already used for a different bulk request (other "
+            "images or another decision); use a new key for a new request."
+        )
+    rows = session.scalars(
+        select(Annotation).where(Annotation.bulk_request_id == found.id).order_by(Annotation.id)
+    )
+    return Recorded(list(rows), False)
+
+
+def _claim_key(session: Session, user: User, project: Project, key: str, fp: str) -> int | None:
+    """Record the bulk request's key; None if a concurrent retry recorded it first."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(BulkRequest)
+        .values(
+            project_id=project.id,
+            user_id=user.id,
+            idempotency_key=key,
+            fingerprint=fp,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[BulkRequest.user_id, BulkRequest.idempotency_key])
+        .returning(BulkRequest.id)
+    )
+    request_id: int | None = session.scalar(stmt)
+    return request_id
+
+
+def bulk(
+    session: Session,
+    user: User,
+    project: Project,
+    image_ids: list[int],
+    decision: Decision,
+    idempotency_key: str | None = None,
+) -> Recorded:
+    """One decision for many images, all or nothing, once per idempotency key."""
+    key = idempotency_key
+    fp = fingerprint(image_ids, decision)
+    if key is not None:
+        if found := _bulk_by_key(session, user.id, key):
+            return _bulk_replay(session, found, fp)
+        if _by_key(session, user.id, key) is not None:
+            raise _reused("a single annotation")
+    writable(project)
+    check_category(session, project, decision)
+    wanted = list(dict.fromkeys(image_ids))
+    present = set(
+        session.scalars(
+            select(Image.id).where(Image.project_id == project.id, Image.id.in_(wanted))
+        )
+    )
+    missing = [i for i in wanted if i not in present]
+    if missing:
+        shown = ", ".join(str(i) for i in missing[:20])
+        raise InvalidInput(f"Not images of this project: {shown}. Nothing was labeled.")
+    _lock_images(session, wanted)
+    request_id = None
+    if key is not None:
+        request_id = _claim_key(session, user, project, key, fp)  # SQLite: takes the lock
+        if request_id is None:
+            found = _bulk_by_key(session, user.id, key)
+            if found is None:
+                raise Conflict("The request could not be stored; try again.")
+            return _bulk_replay(session, found, fp)
+    leases.release(session, user.id, wanted)  # SQLite: takes the lock, if no key did
+    # Read under the lock: the labels these decisions replace, and the overlaps.
+    fresh = select(Image).where(Image.id.in_(wanted)).execution_options(populate_existing=True)
+    images = {image.id: image for image in session.scalars(fresh)}
+    rows = {
+        row.image_id: row
+        for row in session.scalars(
+            select(Overlap)
+            .where(Overlap.image_id.in_(wanted))
+            .execution_options(populate_existing=True)
+        )
+    }
+    _refuse_disputed(session, user, project, rows)
+    made = []
+    for image_id in wanted:
+        image, row = images[image_id], rows.get(image_id)
+        before = overlap.state_of(image)
+        # Disputed images were refused above unless the user manages the project.
+        source, second = overlap.classify(row, user.id, False, lambda: True)
+        annotation = annotate(
+            session,
+            image,
+            user.id,
+            category_id=decision.category_id,
+            rejected=decision.rejected,
+            reason=decision.reason,
+            source=source,
+            second_opinion=second,
+            bulk_request_id=request_id,
+        )
+        overlap.after_decision(session, project, before, annotation, row)
+        made.append(annotation)
+    return Recorded(made, True)
+
+
+def _refuse_disputed(
+    session: Session, user: User, project: Project, rows: dict[int, Overlap]
+) -> None:
+    disputed = sorted(i for i, row in rows.items() if overlap.disputed(row))
+    if disputed and not can_manage(session, user, project):
+        shown = ", ".join(str(i) for i in disputed[:20])
+        raise Conflict(
+            f"Disputed images (two labelers disagreed): {shown}. A manager settles them in "
+            "the disagreements queue; leave them out of the selection. Nothing was labeled."
+        )
