@@ -3,7 +3,9 @@ others when their weights are not on the machine (nothing is ever downloaded her
 
 from __future__ import annotations
 
+import io
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import huggingface_hub
@@ -87,7 +89,7 @@ def empty_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError("a download was attempted although downloads are not allowed")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
     return tmp_path
 
@@ -99,7 +101,7 @@ def test_torchvision_weights_missing_offline(empty_caches: Path, name: str) -> N
     message = str(error.value)
     assert name in message
     assert str(empty_caches / "torch" / "hub" / "checkpoints") in message
-    assert "downloads are not allowed" in message
+    assert "downloads are turned off" in message
     assert DEFAULT_BACKBONE in message  # tells the user what does work
 
 
@@ -117,8 +119,24 @@ def test_a_failed_download_is_weights_unavailable(
     def offline(*args: object, **kwargs: object) -> None:
         raise urllib.error.URLError("Temporary failure in name resolution")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(WeightsUnavailable, match="could not download") as error:
         load_backbone("resnet50", CPU, allow_download=True)
     assert "resnet50" in str(error.value)
     assert "name resolution" in str(error.value)
+    assert not list((empty_caches / "torch").rglob("*.pth"))  # nothing half-written kept
+
+
+def test_a_download_with_the_wrong_hash_is_not_kept(
+    empty_caches: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Response(io.BytesIO):
+        def __enter__(self) -> Response:
+            return self
+
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda *a, **k: Response(b"an html error page, not weights")
+    )
+    with pytest.raises(WeightsUnavailable, match="sha256"):
+        load_backbone("convnext_tiny", CPU, allow_download=True)
+    assert not [p for p in (empty_caches / "torch").rglob("*") if p.is_file()]

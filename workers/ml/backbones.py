@@ -8,6 +8,9 @@ local caches and says where it looked.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from torch import nn
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
+DOWNLOAD_TIMEOUT = 60.0  # seconds without a byte before a weight download gives up
 
 
 class WeightsUnavailable(RuntimeError):
@@ -80,8 +84,8 @@ def load_backbone(name: str, device: torch.device, *, allow_download: bool = Fal
 def _unavailable(name: str, where: str, reason: str) -> WeightsUnavailable:
     return WeightsUnavailable(
         f"the pretrained weights of backbone {name!r} are not available: looked for {where}; "
-        f"{reason}. Use the offline default {DEFAULT_BACKBONE!r}, or run the worker on a "
-        "machine that can download them (allow weight downloads in the settings)."
+        f"{reason}. Use the offline default {DEFAULT_BACKBONE!r}, or run the worker where "
+        "it can download them (with weight downloads allowed in the settings)."
     )
 
 
@@ -130,16 +134,42 @@ def _torchvision_weights(name: str, url: str, allow_download: bool) -> dict[str,
         state: dict[str, torch.Tensor] = torch.load(cached, map_location="cpu", weights_only=True)
         return state
     if not allow_download:
-        raise _unavailable(name, str(cached), "weight downloads are not allowed")
+        raise _unavailable(
+            name, str(cached), "they are not on this machine and downloads are turned off"
+        )
     try:
-        downloaded: dict[str, torch.Tensor] = torch.hub.load_state_dict_from_url(
-            url, progress=False, check_hash=True, map_location="cpu", weights_only=True
+        _download(url, cached)
+        downloaded: dict[str, torch.Tensor] = torch.load(
+            cached, map_location="cpu", weights_only=True
         )
     except Exception as exc:  # any network or file error means the same thing to the user
         raise _unavailable(
             name, f"{cached} and {url}", f"this machine could not download them ({exc})"
         ) from exc
     return downloaded
+
+
+def _download(url: str, target: Path) -> None:
+    """Fetch ``url`` into ``target`` with a read timeout (torch.hub has none, so a
+    silently dropped connection would hang the worker), checking torchvision's hash
+    prefix (``name-<sha256 prefix>.pth``) before the file is moved into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    try:
+        with (
+            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response,  # noqa: S310
+            open(partial, "wb") as out,
+        ):
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        prefix = target.stem.rsplit("-", 1)[-1]
+        if not digest.hexdigest().startswith(prefix):
+            raise RuntimeError(f"the downloaded file's sha256 does not start with {prefix}")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _resnet50(allow_download: bool) -> nn.Module:
@@ -186,7 +216,9 @@ def _hf_weights(name: str, repo: str, allow_download: bool) -> dict[str, torch.T
     if path is None:
         where = f"{repo} in the Hugging Face cache {constants.HF_HUB_CACHE}"
         if not allow_download:
-            raise _unavailable(name, where, "weight downloads are not allowed")
+            raise _unavailable(
+                name, where, "they are not on this machine and downloads are turned off"
+            )
         try:
             path = Path(hf_hub_download(repo, _HF_FILES[0]))
         except Exception as exc:  # offline, proxy refused, repo moved: all mean the same

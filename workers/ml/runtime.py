@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -105,7 +104,3 @@ def cpu_engine(
     except Exception as exc:  # a broken export must cost speed, never correctness
         log.warning("onnxruntime unavailable for %s (%s); using torch", spec.name, exc)
         return TorchEngine(model, torch.device("cpu"))
-
-
-def threads_for_inference() -> int:
-    return max(1, os.cpu_count() or 1)
