@@ -1,5 +1,6 @@
 // The grid: select many thumbnails (click, shift-click, A), then label or reject them all
-// at once through the bulk API, and reload the page's tiles in place. Server data is only
+// at once through the bulk API (one Idempotency-Key per action, retried on network
+// failure), and reload the page's tiles in place. Server data is only
 // ever set as textContent; the reloaded tiles are this site's own escaped HTML.
 (() => {
   "use strict";
@@ -62,6 +63,39 @@
   });
 
   // ---- actions ------------------------------------------------------------------------
+  const RETRIES = 4;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const uuid = () =>
+    crypto.randomUUID
+      ? crypto.randomUUID()
+      : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
+          (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
+        );
+
+  // One action, one Idempotency-Key: a network failure or a 5xx is retried with the same
+  // key, so a request that did reach the server is never stored twice.
+  const send = async (ids, body) => {
+    const key = uuid();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const response = await fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
+          method: "POST",
+          headers: {
+            Accept: "application/json",
+            "Content-Type": "application/json",
+            "X-CSRF-Token": csrfToken(),
+            "Idempotency-Key": key,
+          },
+          body: JSON.stringify({ image_ids: ids, ...body }),
+        });
+        if (response.status < 500 || attempt >= RETRIES) return response;
+      } catch (error) {
+        if (attempt >= RETRIES) throw error;
+      }
+      await sleep(300 * 2 ** attempt);
+    }
+  };
+
   const bulk = async (body, done) => {
     const chosen = selected();
     if (chosen.length === 0) {
@@ -71,17 +105,9 @@
     const ids = chosen.map((t) => Number(t.dataset.imageId));
     let response;
     try {
-      response = await fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
-        method: "POST",
-        headers: {
-          Accept: "application/json",
-          "Content-Type": "application/json",
-          "X-CSRF-Token": csrfToken(),
-        },
-        body: JSON.stringify({ image_ids: ids, ...body }),
-      });
+      response = await send(ids, body);
     } catch {
-      fail("The server could not be reached; nothing was changed. Try again.");
+      fail("The server could not be reached; the selection may not be labeled. Check the connection and try again.");
       return;
     }
     let data = null;
