@@ -34,6 +34,8 @@
   const search = $("[data-search]");
   const searchInput = search.querySelector("input");
   const searchResults = search.querySelector("[role=listbox]");
+  const searchHelp = search.querySelector("#search-help");
+  const searchHelpText = searchHelp.textContent;
   const queueLabel = $("[data-queue-label]");
 
   // ---- categories ---------------------------------------------------------------------
@@ -275,13 +277,16 @@
 
   // ---- the tree: which level's choices are on screen -------------------------------------
   let level = null; // null: the top level; else the id of the opened parent
-  const open = (id) => {
+  // `focus`: a choice button to move the focus to once the level is on screen (a
+  // keyboard user who opened a parent from its focused button lands on its children).
+  const open = (id, focus) => {
     level = id;
     const shownParent = id === null ? "" : String(id);
     for (const button of buttons.values()) {
       const li = button.closest("li");
       li.hidden = li.dataset.parent !== shownParent;
     }
+    if (focus) focus.focus();
     const parts = [];
     if (id === null) {
       parts.push(make("span", "All categories"));
@@ -307,13 +312,26 @@
     if (guideOpen) showGuide();
   };
 
-  // A parent's key or click opens it; a leaf's labels.
-  const choose = (category) => {
+  const firstChild = (id) => {
+    const child = children(id)[0];
+    return child ? buttons.get(child.id) : null;
+  };
+
+  // A parent's key or button opens it (drills into its children); a leaf's labels. From
+  // a focused button, the focus follows into the children.
+  const choose = (category, fromButton) => {
     if (category.has_children && level !== category.id) {
-      open(category.id);
+      open(category.id, fromButton ? firstChild(category.id) : null);
       return;
     }
     decide({ category_id: category.id });
+  };
+
+  // Esc: one level up; a focused choice hands the focus to the parent just left.
+  const up = () => {
+    const left = level;
+    const wasFocused = document.activeElement && document.activeElement.closest("[data-category]");
+    open(byId.get(left).parent_id ?? null, wasFocused ? buttons.get(left) : null);
   };
 
   // ---- decisions ----------------------------------------------------------------------
@@ -505,6 +523,7 @@
         "aria-selected": index === active ? "true" : "false",
       });
       li.append(make("span", c.path));
+      if (c.has_children) li.append(make("span", " ›", { "aria-hidden": "true" }));
       if (c.shortcut) li.append(" ", make("kbd", c.shortcut));
       li.addEventListener("click", () => pick(c));
       return li;
@@ -519,6 +538,7 @@
     decide({ category_id: category.id });
   };
   const openSearch = () => {
+    searchHelp.textContent = searchHelpText;
     searchInput.value = "";
     active = 0;
     renderMatches();
@@ -529,10 +549,24 @@
     active = 0;
     renderMatches();
   });
+  // Tab drills into the match: its sub-categories come on screen, with their keys, and
+  // Enter then labels the match itself (as after a parent's key).
+  const drill = (category) => {
+    if (!category.has_children) {
+      searchHelp.textContent = `${category.path} has no sub-categories: Enter labels it.`;
+      return;
+    }
+    search.close();
+    open(category.id);
+    say(`${category.path}: its sub-categories · Enter labels ${category.name} itself`);
+  };
   searchInput.addEventListener("keydown", (event) => {
     if (event.key === "Enter") {
       event.preventDefault();
       if (matches[active] && shown()) pick(matches[active]);
+    } else if (event.key === "Tab" && !event.shiftKey) {
+      event.preventDefault();
+      if (matches[active]) drill(matches[active]);
     } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
       const step = event.key === "ArrowDown" ? 1 : -1;
@@ -608,7 +642,7 @@
 
   // ---- input --------------------------------------------------------------------------
   for (const [id, button] of buttons) {
-    button.addEventListener("click", () => choose(byId.get(id)));
+    button.addEventListener("click", () => choose(byId.get(id), true));
     button.addEventListener("focus", () => guideOpen && showGuide());
   }
   $("[data-open-search]").addEventListener("click", openSearch);
@@ -656,7 +690,7 @@
       stage.style.transformOrigin = "50% 50%";
       stage.classList.toggle("zoomed");
     } else if (key === "Escape") {
-      if (level !== null) open(byId.get(level).parent_id ?? null);
+      if (level !== null) up();
       else handled = false;
     } else if (key === "Enter") {
       if (onControl) handled = false; // Enter on a focused button or link does its own thing
