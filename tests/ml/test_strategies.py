@@ -289,3 +289,15 @@ def test_subsampled_clustering_and_typicality_still_cover_the_groups(
     for strategy in ("typiclust", "kcenter"):
         ranking = rank(strategy, embeddings=x, pool=pool, labeled=[], probs=None, batch_size=4)
         assert sorted(page_groups(ranking.order, groups, pool, 0, 4)) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_identical_images_still_give_a_full_order(strategy: str) -> None:
+    # An upload of 40 copies of one photo: no geometry to exploit, nothing may break.
+    x = np.ones((43, 8))
+    pool, labeled = np.arange(40), np.arange(40, 43)
+    for probs in (None, np.full((40, 3), 1 / 3)):
+        ranking = rank(
+            strategy, embeddings=x, pool=pool, labeled=labeled, probs=probs, batch_size=5
+        )
+        assert sorted(ranking.order.tolist()) == list(range(40))

@@ -285,25 +285,21 @@ def kcenter_pick(
     """
     rng = np.random.default_rng(seed)
     ref = z_labeled
-    if len(ref) > _FIT_ROWS:
-        ref = ref[rng.choice(len(ref), _FIT_ROWS, replace=False)]
+    if len(ref) > _REF_ROWS:  # a sample of the labels keeps 100,000-image pools affordable
+        ref = ref[rng.choice(len(ref), _REF_ROWS, replace=False)]
     far = np.full(len(z_pool), np.inf)
-    for start in range(0, len(z_pool), _CHUNK):
-        block = z_pool[start : start + _CHUNK]
-        for ref_start in range(0, len(ref), _CHUNK):
-            d = _sq_distances(block, ref[ref_start : ref_start + _CHUNK]).min(axis=1)
-            far[start : start + _CHUNK] = np.minimum(far[start : start + _CHUNK], d)
+    for start in range(0, len(z_pool) if len(ref) else 0, _CHUNK):
+        far[start : start + _CHUNK] = _sq_distances(z_pool[start : start + _CHUNK], ref).min(1)
     scores = np.sqrt(far) if len(ref) else np.zeros(len(z_pool))
     chosen: list[int] = []
-    if pick and not len(ref):
-        # Nothing labeled yet: start from the most central image, not a random outlier.
-        first = int(np.argmin(_sq_distances(z_pool, z_pool.mean(0, keepdims=True))[:, 0]))
-        chosen.append(first)
-        far = _sq_distances(z_pool, z_pool[first : first + 1])[:, 0]
     while len(chosen) < pick:
-        best = int(np.argmax(far))
+        if chosen or len(ref):
+            best = int(np.argmax(far))
+        else:  # nothing labeled yet: start from the most central image, not an outlier
+            best = int(np.argmin(_sq_distances(z_pool, z_pool.mean(0, keepdims=True))[:, 0]))
         chosen.append(best)
         far = np.minimum(far, _sq_distances(z_pool, z_pool[best : best + 1])[:, 0])
+        far[best] = -np.inf  # never again, even when duplicates leave every distance 0
     return chosen, scores.astype(np.float64)
 
 
