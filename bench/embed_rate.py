@@ -8,7 +8,7 @@ Two image sets: flowers12's own photos (224x224, small for a photo) and the same
 upscaled once to 1024x768 JPEGs in a temporary folder at the start, the size of a
 typical camera or dataset image. Not a timed test: it prints a table and the ratios.
 
-    .venv/bin/python bench/embed_rate.py [--images 192] [--rounds 2]
+    .venv/bin/python bench/embed_rate.py [--images 128] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from workers.ml.embed import embed_files, get_engine  # noqa: E402
 
 FLOWERS = REPO.parent / "shared" / "datasets" / "flowers12"
 BIG = (1024, 768)
+BASELINE = "baseline: PIL + torchvision transforms + torch, batch 32"
+DEFAULT = "embed_files defaults: onnxruntime, batch 64, 1 decode thread"
 
 
 def naive(paths: Sequence[Path], model: torch.nn.Module) -> np.ndarray:
@@ -54,13 +56,19 @@ def naive(paths: Sequence[Path], model: torch.nn.Module) -> np.ndarray:
     return np.concatenate(out)
 
 
-def rate(run: Callable[[], object], n: int, rounds: int) -> tuple[float, object]:
-    times, result = [], None
+def interleaved(
+    runs: dict[str, Callable[[], object]], rounds: int
+) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """Seconds per run of each pipeline, alternating pipelines within every round, so a
+    busy spell of the (shared, noisy) machine slows all of them alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    results: dict[str, object] = {}
     for _ in range(rounds):
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    return n / statistics.median(times), result
+        for name, run in runs.items():
+            started = time.perf_counter()
+            results[name] = run()
+            seconds[name].append(time.perf_counter() - started)
+    return seconds, results
 
 
 def upscale(sources: Sequence[Path], folder: Path) -> list[Path]:
@@ -81,8 +89,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=192, help="images per set")
-    parser.add_argument("--rounds", type=int, default=2, help="median of this many runs")
+    parser.add_argument("--images", type=int, default=128, help="images per set")
+    parser.add_argument("--rounds", type=int, default=3, help="median of this many rounds")
     args = parser.parse_args()
     if not FLOWERS.is_dir():
         sys.exit(f"flowers12 is missing at {FLOWERS}")
@@ -93,7 +101,10 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, backbone {DEFAULT_BACKBONE}"
     )
-    print(f"median of {args.rounds} runs per row; models loaded and warmed before timing")
+    print(
+        f"median of {args.rounds} interleaved rounds per row; models loaded and warmed "
+        "before timing"
+    )
 
     plain = load_backbone(DEFAULT_BACKBONE, cpu)
     started = time.perf_counter()
@@ -101,9 +112,10 @@ def main() -> None:
     get_engine(DEFAULT_BACKBONE, cpu, "torch", None, False)
     ready = time.perf_counter() - started
     print(f"engines ready in {ready:.1f} s (the ONNX export is cached after the first run)")
-    embed_files(sources[:8], device=cpu)
-    embed_files(sources[:8], device=cpu, engine="torch")
-    naive(sources[:8], plain)
+    # Warm up every path at full batch size (oneDNN builds its kernels per shape).
+    embed_files(sources[:64], device=cpu)
+    embed_files(sources[:64], device=cpu, engine="torch")
+    naive(sources[:32], plain)
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -113,30 +125,29 @@ def main() -> None:
             f"upscaled {len(big)} photos to {BIG[0]}x{BIG[1]} JPEG (q90) in {took:.1f} s, untimed"
         )
         for label, paths in (("flowers12 224x224", sources), (f"upscaled {BIG[0]}x{BIG[1]}", big)):
-            n = len(paths)
-            base, reference = rate(lambda p=paths: naive(p, plain), n, args.rounds)
-            rows = [("baseline: PIL + torchvision transforms + torch, batch 32, sequential", base)]
-            variants: list[tuple[str, dict[str, object]]] = [
-                ("embed_files, torch engine (channels_last), batch 64", {"engine": "torch"}),
-                (
-                    "embed_files, onnxruntime, batch 32, 1 decode thread",
-                    {"batch_size": 32, "decode_workers": 1},
+            runs: dict[str, Callable[[], object]] = {
+                BASELINE: lambda p=paths: naive(p, plain),
+                "embed_files, torch engine (channels_last), batch 64": lambda p=paths: embed_files(
+                    p, device=cpu, engine="torch"
                 ),
-                ("embed_files, onnxruntime, batch 64, 2 decode threads (default)", {}),
-            ]
-            ours_vectors = None
-            for name, kwargs in variants:
-                speed, result = rate(
-                    lambda kw=kwargs, p=paths: embed_files(p, device=cpu, **kw), n, args.rounds
-                )
-                rows.append((name, speed))
-                ours_vectors = result.vectors  # type: ignore[attr-defined]
-            print(f"\n{label}: {n} images")
-            print(f"{'pipeline':72} {'images/s':>9} {'x baseline':>11}")
-            for name, speed in rows:
-                print(f"{name:72} {speed:9.1f} {speed / base:10.2f}x")
-            assert ours_vectors is not None
-            agreement = cosine(np.asarray(reference, np.float32), ours_vectors.astype(np.float32))
+                "embed_files, onnxruntime, batch 64, 2 decode threads": lambda p=paths: embed_files(
+                    p, device=cpu, decode_workers=2
+                ),
+                DEFAULT: lambda p=paths: embed_files(p, device=cpu),
+            }
+            seconds, results = interleaved(runs, args.rounds)
+            load = Path("/proc/loadavg").read_text().split()[0]
+            n = len(paths)
+            base = n / statistics.median(seconds[BASELINE])
+            print(f"\n{label}: {n} images, load average after: {load}")
+            print(f"{'pipeline':66} {'images/s':>9} {'x baseline':>11}  per round")
+            for name, times in seconds.items():
+                speed = n / statistics.median(times)
+                each = " ".join(f"{n / t:5.1f}" for t in times)
+                print(f"{name:66} {speed:9.1f} {speed / base:10.2f}x  {each}")
+            reference = np.asarray(results[BASELINE], np.float32)
+            ours = results[DEFAULT].vectors.astype(np.float32)  # type: ignore[attr-defined]
+            agreement = cosine(reference, ours)
             print(f"mean cosine similarity, default pipeline vs baseline features: {agreement:.4f}")
 
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import torch
 
 from workers.ml.backbones import DEFAULT_BACKBONE, get_spec, load_backbone
-from workers.ml.batches import iterate_batches
+from workers.ml.batches import default_workers, iterate_batches
 from workers.ml.device import resolve_device
 from workers.ml.images import load_for_model
 from workers.ml.runtime import Engine, TorchEngine, cpu_engine
@@ -87,7 +87,7 @@ def embed_files(
         paths,
         lambda path: load_for_model(path, spec),
         batch_size=batch_size,
-        workers=decode_workers,
+        workers=decode_workers or default_workers(device.type),
     )
     try:
         for batch in batches:

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision import transforms
 
 from workers.ml.backbones import DEFAULT_BACKBONE, BackboneSpec, get_spec, load_backbone
-from workers.ml.batches import Batch, iterate_batches
+from workers.ml.batches import Batch, default_workers, iterate_batches
 from workers.ml.device import autocast, autocast_dtype
 from workers.ml.embed import Stopped
 from workers.ml.images import load_for_model, normalize, open_rgb
@@ -314,7 +314,10 @@ def predict_files(
     rows: list[npt.NDArray[np.float32]] = []
     errors: dict[int, str] = {}
     batches = iterate_batches(
-        paths, lambda p: load_for_model(p, spec), batch_size=batch_size, workers=decode_workers
+        paths,
+        lambda p: load_for_model(p, spec),
+        batch_size=batch_size,
+        workers=decode_workers or default_workers(device.type),
     )
     try:
         for batch in batches:
