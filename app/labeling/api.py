@@ -23,9 +23,12 @@ from app.labeling.schemas import (
     QueueItem,
     Release,
     Strategy,
+    Suggestion,
 )
 from app.projects import service as projects
-from app.settings_dep import SettingsDep
+from app.settings_dep import CeleryDep, SettingsDep
+from app.training import auto, queueing
+from app.training.choices import StrategyName
 from app.validation import MAX_ID, Id
 
 router = APIRouter(tags=["labeling"])
@@ -52,13 +55,24 @@ def queue_next(
     session: SessionDep,
     user: ApiUser,
     settings: SettingsDep,
+    celery: CeleryDep,
     strategy: Strategy = "active",
     mode: QueueMode = QueueMode.label,
     exclude: Annotated[str | None, Query(max_length=1000)] = None,
     category_id: Id | None = None,
+    ranking: Annotated[
+        StrategyName | None,
+        Query(
+            description="Active learning: the strategy whose ranking to follow this session "
+            "(default: the project's)."
+        ),
+    ] = None,
 ) -> QueueItem | Response:
     held = _exclude(exclude)
     project = projects.get_project(session, user, project_id)
+    follow = queueing.ranking_strategy(session, project, ranking)
+    if ranking is not None and follow != ranking:
+        queueing.request_scoring(session, celery, project, ranking)
     served = queue.next_image(
         session,
         project,
@@ -68,9 +82,11 @@ def queue_next(
         category_id=category_id,
         exclude=held,
         lease_seconds=settings.lease_seconds,
+        ranking=follow,
     )
     if served is None:
         return Response(status_code=204)
+    suggested = queueing.suggestion(session, project.id, served.image.id)
     urls = image_out(served.image)
     disagreement = None
     if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):
@@ -84,7 +100,10 @@ def queue_next(
         filename=served.image.filename,
         width=served.image.width,
         height=served.image.height,
-        suggestion=None,
+        suggestion=None
+        if suggested is None
+        else Suggestion(category_id=suggested.category_id, confidence=suggested.confidence),
+        ranking=follow,
         lease_expires_at=served.lease_expires_at,
         mode=mode,
         strategy=strategy,
@@ -107,12 +126,15 @@ def create_annotation(
     session: SessionDep,
     user: ApiUser,
     response: Response,
+    celery: CeleryDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AnnotationOut:
     project, image = images.get_image(session, user, image_id)
     recorded = decisions.record(session, user, project, image, body, idempotency_key)
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        auto.maybe_train(session, celery, project)
     # An idempotency key is the caller's own: the author is the caller, no query needed.
     return service.out(recorded.annotations[0], user.username)
 
@@ -136,6 +158,7 @@ def bulk_annotate(
     session: SessionDep,
     user: ApiUser,
     response: Response,
+    celery: CeleryDep,
     idempotency_key: IdempotencyKey = None,
 ) -> BulkOut:
     project = projects.get_project(session, user, project_id)
@@ -143,6 +166,8 @@ def bulk_annotate(
     recorded = decisions.bulk(session, user, project, body.image_ids, decision, idempotency_key)
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        auto.maybe_train(session, celery, project)
     made = [service.out(a, user.username) for a in recorded.annotations]
     return BulkOut(created=len(made), annotations=made)
 

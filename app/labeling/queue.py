@@ -28,6 +28,7 @@ from app.labeling.schemas import Strategy
 from app.projects.models import Project
 from app.projects.service import can_manage
 from app.taxonomy import service as taxonomy
+from app.training import queueing
 
 # More candidates than labelers who may be claiming at the same moment, so that one
 # claim rarely finds them all taken since it read them.
@@ -59,12 +60,32 @@ class Pool:
     # starting point is cheap; otherwise a small set looked up by id (overlaps), which
     # a range condition would turn into a pass over the whole project.
     ranged: bool = True
+    # Its own order, ascending (e.g. minus the confidence for "predicted as X").
+    order: ColumnElement[Any] | None = None
+    # Walk this active-learning ranking first (its images by rank), then the rest by id.
+    ranking: str | None = None
 
 
 def _pools(
-    session: Session, project: Project, user: User, mode: QueueMode, category_id: int | None
+    session: Session,
+    project: Project,
+    user: User,
+    mode: QueueMode,
+    category_id: int | None,
+    ranking: str | None = None,
 ) -> list[Pool]:
     pid = project.id
+    if mode == QueueMode.predicted:
+        wanted = (
+            set(taxonomy.load_tree(session, project).by_id)
+            if category_id is None
+            else {category_id, *taxonomy.load_tree(session, project).descendants(category_id)}
+        )
+        found = queueing.predicted_as(session, pid, wanted)
+        if found is None:
+            return []  # no model yet: nothing is predicted as anything
+        condition, confidence = found
+        return [Pool([Image.status == ImageStatus.unlabeled, condition], order=-confidence)]
     if mode == QueueMode.label:
         second_labels = select(Overlap.image_id).where(
             Overlap.project_id == pid,
@@ -72,7 +93,7 @@ def _pools(
             Overlap.first_user_id != user.id,  # never the same labeler twice
         )
         return [
-            Pool([Image.status == ImageStatus.unlabeled]),
+            Pool([Image.status == ImageStatus.unlabeled], ranking=ranking),
             Pool([Image.id.in_(second_labels)], per_user=True, ranged=False),
         ]
     if mode == QueueMode.disagreements:
@@ -108,8 +129,8 @@ def _pools(
 
 
 def _order(strategy: Strategy) -> InstrumentedAttribute[int]:
-    # "active" orders by the latest active-learning score once a model exists; until
-    # then it is sequential, like the issue says.
+    # "active" follows a ranking where one exists (see Pool.ranking); the rest, and
+    # "active" before any ranking exists, is sequential, like the issue says.
     return Image.id
 
 
@@ -178,14 +199,25 @@ def _candidates(
         for n, pool in enumerate(pools):
             if pool.ranged and (pivot := _pivot(session, project, pool)) is not None:
                 pivots[n] = pivot
-    order = _order(strategy)
     found: dict[int, Any] = {}  # id -> its key in the strategy's order
     for pivoted in [True, False] if pivots else [False]:
         for n, pool in enumerate(pools):
+            where = [*pool.where, *free]
+            if strategy == "active" and pool.ranking is not None:
+                ranked = queueing.ranked_ids(session, project.id, pool.ranking, where, CANDIDATES)
+                found.update(ranked)
+                if len(ranked) == CANDIDATES:
+                    continue
+                # Images new since the ranking was made come after the ranked ones.
+                where.append(queueing.unranked(project.id, pool.ranking))
+                offset = queueing.AFTER_RANKED
+            else:
+                offset = 0
+            order = pool.order if pool.order is not None else _order(strategy)
             extra = [pivots[n]] if pivoted and n in pivots else []
-            query = select(Image.id, order).where(*pool.where, *free, *extra).order_by(order)
+            query = select(Image.id, order).where(*where, *extra).order_by(order)
             for image_id, key in session.execute(query.limit(CANDIDATES)):
-                found[image_id] = key
+                found[image_id] = key + offset
         if found:
             break
     # Pools interleave by the strategy's order, so second labels are not left to the end.
@@ -202,14 +234,16 @@ def next_image(
     category_id: int | None,
     exclude: set[int],
     lease_seconds: int,
+    ranking: str | None = None,
 ) -> Served | None:
+    """Lease the next image; ``ranking``: the active-learning ranking to follow, if any."""
     if project.archived:
         raise Conflict("The project is archived; restore it to label its images.")
     if category_id is not None:
         taxonomy.category_in_project(session, project, category_id)
-    if mode == QueueMode.predicted:
-        return None  # no model yet: nothing is predicted as anything
-    pools = _pools(session, project, user, mode, category_id)
+    pools = _pools(session, project, user, mode, category_id, ranking)
+    if not pools:
+        return None
     remaining = _remaining(session, project, user, mode, category_id, pools)
     eligible = or_(*(and_(*pool.where) for pool in pools))
     if exclude:

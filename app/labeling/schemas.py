@@ -84,6 +84,8 @@ class QueueItem(BaseModel):
     width: int
     height: int
     suggestion: Suggestion | None = None
+    # The active-learning strategy whose ranking served this image; None: sequential.
+    ranking: str | None = None
     lease_expires_at: datetime
     mode: QueueMode
     strategy: Strategy

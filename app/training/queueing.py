@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from celery import Celery
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.images.models import Image
 from app.projects.models import Project
+from app.tasks import enqueue_after_commit
 from app.training import predictions, ranks
 from app.training.models import Prediction, QueueRank
 from app.training.predictions import Suggestion
-from app.training.service import latest_model
+from app.training.service import SCORE_TASK, latest_model
 
 
 def ranking_strategy(session: Session, project: Project, wanted: str | None) -> str | None:
@@ -27,28 +29,31 @@ def ranking_strategy(session: Session, project: Project, wanted: str | None) -> 
     return None
 
 
-def ranked_candidates(
+AFTER_RANKED = 1 << 40  # sort key offset: unranked images come after every ranked one
+
+
+def ranked_ids(
     session: Session,
     project_id: int,
     strategy: str,
     conditions: Sequence[ColumnElement[bool]],
     limit: int,
-) -> list[Image]:
-    """The best-ranked images that meet ``conditions``, walking the rank index."""
-    return list(
-        session.scalars(
-            select(Image)
-            .join(
-                QueueRank,
-                (QueueRank.image_id == Image.id)
-                & (QueueRank.project_id == project_id)
-                & (QueueRank.strategy == strategy),
-            )
-            .where(*conditions)
-            .order_by(QueueRank.rank)
-            .limit(limit)
+) -> dict[int, int]:
+    """The best-ranked images that meet ``conditions``, with their rank, walking the
+    rank index (not sorting the pool)."""
+    rows = session.execute(
+        select(Image.id, QueueRank.rank)
+        .join(
+            QueueRank,
+            (QueueRank.image_id == Image.id)
+            & (QueueRank.project_id == project_id)
+            & (QueueRank.strategy == strategy),
         )
+        .where(*conditions)
+        .order_by(QueueRank.rank)
+        .limit(limit)
     )
+    return dict(rows.all())
 
 
 def unranked(project_id: int, strategy: str) -> ColumnElement[bool]:
@@ -88,3 +93,15 @@ def predicted_as(
         .scalar_subquery()
     )
     return prediction.exists(), confidence
+
+
+_scoring_requested: set[tuple[int, str]] = set()
+
+
+def request_scoring(session: Session, celery: Celery, project: Project, strategy: str) -> None:
+    """Rank the project's queue with ``strategy`` on a worker (once per web process);
+    until then the queue follows the project's default ranking."""
+    if (project.id, strategy) in _scoring_requested:
+        return
+    _scoring_requested.add((project.id, strategy))
+    enqueue_after_commit(session, celery, SCORE_TASK, queue="ml", args=[project.id, strategy])

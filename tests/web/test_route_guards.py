@@ -56,6 +56,8 @@ STATE_CHANGING = {
     ("POST", "/projects/{project_id}/taxonomy/{category_id}/delete"): "project manager",
     ("POST", "/api/v1/projects/{project_id}/training-runs"): "project manager",
     ("POST", "/api/v1/training-runs/{run_id}/cancel"): "project manager",
+    ("POST", "/projects/{project_id}/runs"): "project manager",
+    ("POST", "/projects/{project_id}/runs/{run_id}/cancel"): "project manager",
 }
 ANY_USER = {("POST", "/logout")}
 # Labeling work: every member may, so the wrong standing is an outsider, who gets 404.
@@ -103,6 +105,7 @@ VALID_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/projects/{project_id}/taxonomy"): {"name": "sneaky"},
     ("POST", "/projects/{project_id}/taxonomy/{category_id}"): {"name": "renamed", "parent_id": ""},
     ("POST", "/projects/{project_id}/taxonomy/{category_id}/merge"): {"into_id": "1"},
+    ("POST", "/projects/{project_id}/runs"): {"mode": "linear"},
     ("POST", "/projects/{project_id}/examples"): {
         "image_id": "1",
         "category_id": "1",
