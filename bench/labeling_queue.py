@@ -1,6 +1,7 @@
 """Labeling queue under load: 100,000 images, 20 annotators at once, server latency.
 
 Run: .venv/bin/python bench/labeling_queue.py [--images 100000] [--users 20] [--seconds 40]
+                                               [--pace SECONDS]
 
 The rows are inserted directly (as in gallery_latency.py). A live uvicorn serves the
 app in a child process on a free port, with a bench-only middleware that reports each
@@ -8,6 +9,11 @@ request's server time in a header; 20 client threads, each its own labeler, loop
 ``queue/next`` then ``POST annotations`` for --seconds. It reports p50/p99 server time
 per call, and checks that no image was handed to two annotators while leased and that
 every 201 is in the database, once.
+
+By default the annotators never pause: the server is saturated and each call's time
+includes its wait for the CPU behind the others. ``--pace 1`` has each of them make one
+decision per second instead (the issue's own pace for a labeler), which measures the
+server as labelers use it.
 """
 
 from __future__ import annotations
@@ -117,6 +123,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument(
+        "--pace", type=float, default=0.0, help="seconds per decision per annotator (0: flat out)"
+    )
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="curator-queue-")) / "data"
     data.mkdir()
@@ -142,7 +151,12 @@ def main() -> None:
             if barrier.wait() == 0:
                 stop_at = time.monotonic() + args.seconds
             barrier.wait()
+            # Spread the paced annotators over one period, as people would be.
+            tick = time.monotonic() + args.pace * n / args.users
             while time.monotonic() < stop_at:
+                if args.pace:
+                    time.sleep(max(0.0, tick - time.monotonic()))
+                    tick += args.pace
                 h = client.get("/api/v1/health")
                 resp = client.get(f"/api/v1/projects/{pid}/queue/next")
                 got = time.monotonic()
@@ -181,7 +195,8 @@ def main() -> None:
         labeled = session.scalar(select(func.count()).where(Image.status == ImageStatus.labeled))
     engine.dispose()
     lost = len(set(created) - stored)
-    print(f"{args.users} annotators for {args.seconds:.0f} s: {len(created):,} annotations "
+    pace = f", one decision per {args.pace:g} s each" if args.pace else ", flat out"
+    print(f"{args.users} annotators for {args.seconds:.0f} s{pace}: {len(created):,} annotations "
           f"({len(created) / args.seconds:.0f}/s), {labeled:,} images labeled")  # fmt: skip
     print(f"{'server time (ms)':32} {'p50':>7} {'p99':>7} {'max':>7}  calls")
     labels = {"health": "GET /api/v1/health (baseline)", "next": "GET queue/next",

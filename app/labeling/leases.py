@@ -16,7 +16,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, delete, exists, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,7 +55,7 @@ def claim_first(
     """
     now = utcnow()
     expires_at = now + timedelta(seconds=seconds)
-    rank = case({image_id: n for n, image_id in enumerate(candidates)}, value=Image.id)
+    dialect = session.get_bind().dialect.name
     pick = (
         select(
             Image.id,
@@ -53,13 +65,12 @@ def claim_first(
             literal(expires_at, UTCDateTime()),
         )
         .where(Image.id.in_(candidates), eligible, ~held_by_others(user_id, now))
-        .order_by(rank)
+        .order_by(_position(dialect, candidates))
         .limit(1)
         # PostgreSQL: pass over images another transaction is claiming or labeling right
         # now instead of queueing behind it (SQLite has no row locks and ignores this).
         .with_for_update(of=Image, skip_locked=True)
     )
-    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     upsert = (
         insert(Lease)
@@ -75,6 +86,20 @@ def claim_first(
     with _on_its_own(session):
         image_id = session.scalar(upsert)
     return None if image_id is None else (image_id, expires_at)
+
+
+def _position(dialect: str, candidates: Sequence[int]) -> ColumnElement[int]:
+    """Where each image stands in the candidates' list, in one bound parameter.
+
+    The candidates come in the queue's order, whatever made it (ids, a ranking, a
+    confidence); the claim must keep it. A CASE with a branch per candidate would say
+    the same, but costs a millisecond to build on every call.
+    """
+    if dialect == "postgresql":
+        ids = bindparam("candidate_order", list(candidates), type_=postgresql.ARRAY(Integer))
+        return func.array_position(ids, Image.id)
+    listed = "," + ",".join(str(int(i)) for i in candidates) + ","
+    return func.instr(listed, "," + cast(Image.id, String) + ",")
 
 
 @contextmanager

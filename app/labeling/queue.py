@@ -32,7 +32,7 @@ from app.training import queueing
 
 # More candidates than labelers who may be claiming at the same moment, so that one
 # claim rarely finds them all taken since it read them.
-CANDIDATES = 40
+CANDIDATES = 20
 MAX_ROUNDS = 50
 # Counting a pool of 100,000 images costs milliseconds; past this many the count is
 # approximate: shared by everyone asking and refreshed at most every COUNT_TTL seconds.
@@ -87,15 +87,15 @@ def _pools(
         condition, confidence = found
         return [Pool([Image.status == ImageStatus.unlabeled, condition], order=-confidence)]
     if mode == QueueMode.label:
+        unlabeled = Pool([Image.status == ImageStatus.unlabeled], ranking=ranking)
+        if project.overlap_percent == 0:
+            return [unlabeled]  # overlap turned off: no second labels are wanted any more
         second_labels = select(Overlap.image_id).where(
             Overlap.project_id == pid,
             Overlap.state == OverlapState.pending,
             Overlap.first_user_id != user.id,  # never the same labeler twice
         )
-        return [
-            Pool([Image.status == ImageStatus.unlabeled], ranking=ranking),
-            Pool([Image.id.in_(second_labels)], per_user=True, ranged=False),
-        ]
+        return [unlabeled, Pool([Image.id.in_(second_labels)], per_user=True, ranged=False)]
     if mode == QueueMode.disagreements:
         if not can_manage(session, user, project):
             raise Forbidden("Only the project's managers resolve disagreements.")

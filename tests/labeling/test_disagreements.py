@@ -163,3 +163,16 @@ def test_bulk_refuses_disputed_images_unless_a_manager_settles_them(
     assert sources == {other: "manual", image: "review"}
     assert current(t.first, image) == ("labeled", beer)
     assert next_image(t.boss, t.s.pid, mode="disagreements") is None
+
+
+def test_turning_overlap_off_stops_serving_second_labels(
+    api_as: ClientFor, admin: User, make_user: UserFactory
+) -> None:
+    t = team(api_as, admin, make_user, images=1)
+    image = t.s.image_ids[0]
+    assert next_image(t.first, t.s.pid) == image
+    label(t.first, image, t.s.categories["wine"])
+    assert next_image(t.second, t.s.pid) == image  # waiting for its second label
+    owner = api_as(admin)
+    assert owner.patch(f"/api/v1/projects/{t.s.pid}", json={"overlap_percent": 0}).is_success
+    assert next_image(t.second, t.s.pid) is None
