@@ -283,6 +283,7 @@ def test_subsampled_clustering_and_typicality_still_cover_the_groups(
 ) -> None:
     # Shrink the limits so a small array walks the code paths of a 100,000-image pool.
     monkeypatch.setattr(strategies, "_FIT_ROWS", 60)
+    monkeypatch.setattr(strategies, "_PCA_ROWS", 70)
     monkeypatch.setattr(strategies, "_REF_ROWS", 15)
     x, groups = blobs([120, 90, 60, 40], dim=80)  # 80-d: the PCA reduction runs too
     pool = np.arange(len(x))
