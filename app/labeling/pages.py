@@ -17,6 +17,7 @@ from app.labeling import counters
 from app.projects import service as projects
 from app.projects.models import Project
 from app.taxonomy import service as taxonomy
+from app.training.choices import STRATEGIES as AL_STRATEGIES
 from app.validation import Id
 from app.web.forms import FormError
 from app.web.templates import render
@@ -80,6 +81,7 @@ def label_page(
     strategy: Param = "active",
     mode: Param = "label",
     category_id: Param = "",
+    ranking: Param = "",
 ) -> Response:
     project = projects.get_project(session, user, project_id)
     # Settling disagreements is a manager's job; labelers are not offered that queue.
@@ -90,6 +92,8 @@ def label_page(
         "strategy": _choice("Strategy", strategy, STRATEGIES, "active"),
         "mode": _choice("Mode", mode, modes, "label"),
         "category_id": _category(session, project, category_id),
+        # Active learning: this session's ranking; blank follows the project's default.
+        "ranking": _choice("Ranking", ranking, ("", *AL_STRATEGIES), ""),
         "categories": [{k: v for k, v in c.items() if k != "description"} for c in categories],
         "reasons": [{"key": k, "text": t} for k, t in REASONS],
         "prefetch": 3,
@@ -100,6 +104,8 @@ def label_page(
         "settings": settings,
         "reasons": REASONS,
         "strategies": STRATEGIES,
+        "rankings": AL_STRATEGIES,
+        "default_ranking": project.default_strategy,
         "modes": modes,
     }
     return render(request, "labeling/label.html", context, user=user)

@@ -152,6 +152,7 @@
   const nextUrl = () => {
     const params = new URLSearchParams({ strategy: settings.strategy, mode: settings.mode });
     if (settings.category_id) params.set("category_id", settings.category_id);
+    if (settings.ranking) params.set("ranking", settings.ranking);
     const exclude = held();
     if (exclude.length) params.set("exclude", exclude.join(","));
     return `/api/v1/projects/${pid}/queue/next?${params}`;
@@ -176,7 +177,8 @@
         }
         const item = prepare(result.data);
         if (result.data.mode && result.data.strategy) {
-          queueLabel.textContent = `${result.data.mode} · ${result.data.strategy}`;
+          const ranked = result.data.ranking ? ` · ranked by ${result.data.ranking}` : "";
+          queueLabel.textContent = `${result.data.mode} · ${result.data.strategy}${ranked}`;
         }
         if (typeof result.data.remaining === "number") remaining = result.data.remaining;
         queue.push(item);

@@ -109,3 +109,17 @@ def test_predicted_as_x_serves_the_most_confident_first(
     while item := _next(api, s.pid, **params, exclude=",".join(map(str, served)) or None):
         served.append(item["image_id"])
     assert served == [ids[2], ids[0]]  # ids[3] is labeled already; ids[1] is beer
+
+
+def test_the_labeling_screen_offers_a_ranking_per_session(
+    browser_as: ClientFor, admin: User, api_as: ClientFor
+) -> None:
+    s = arrange(api_as(admin), images=1)
+    page = browser_as(admin)
+    html = page.get(f"/projects/{s.pid}/label", params={"ranking": "margin"}).text
+    assert '<option value="margin" selected>' in html
+    assert "Project default (default)" in html
+    assert '"ranking": "margin"' in html
+    bad = page.get(f"/projects/{s.pid}/label", params={"ranking": "<b>x</b>"})
+    assert bad.status_code in (400, 422)
+    assert "<b>x</b>" not in bad.text
