@@ -14,6 +14,7 @@ from app.errors import DomainError
 from app.projects import service
 from app.projects.models import Project, ProjectRole
 from app.projects.schemas import MemberAdd, ProjectCreate, ProjectUpdate
+from app.training.choices import BACKBONE_LABELS, STRATEGIES
 from app.validation import Id
 from app.web.flash import flash
 from app.web.forms import parse_form
@@ -94,6 +95,8 @@ def _project_page(
         "members": service.list_members(session, project),
         "can_manage": service.can_manage(session, user, project),
         "member_roles": list(ProjectRole),
+        "strategies": STRATEGIES,
+        "backbones": BACKBONE_LABELS,
         **extra,
     }
     return render(request, "projects/detail.html", context, user=user, status_code=status_code)
@@ -134,15 +137,35 @@ def update_project(
     user: PageUser,
     name: FormStr = "",
     description: FormStr = "",
+    overlap_percent: FormStr = "",
+    auto_train_every: FormStr = "",
+    default_strategy: FormStr = "",
+    backbone: FormStr = "",
 ) -> Response:
     def act(project: Project, data: dict[str, Any]) -> str:
         body = parse_form(ProjectUpdate, data)
-        service.update_project(session, project, name=body.name, description=body.description)
+        service.update_project(
+            session,
+            project,
+            name=body.name,
+            description=body.description,
+            overlap_percent=body.overlap_percent,
+            auto_train_every=body.auto_train_every,
+            default_strategy=body.default_strategy,
+            backbone=body.backbone,
+        )
         return "Project saved."
 
-    return _managed_action(
-        request, session, user, project_id, {"name": name, "description": description}, act
-    )
+    learning = {
+        "overlap_percent": overlap_percent,
+        "auto_train_every": auto_train_every,
+        "default_strategy": default_strategy,
+        "backbone": backbone,
+    }
+    # A field left out of the form keeps its value.
+    data = {"name": name, "description": description}
+    data.update({k: v.strip() for k, v in learning.items() if v.strip()})
+    return _managed_action(request, session, user, project_id, data, act)
 
 
 @router.post("/projects/{project_id}/archive")

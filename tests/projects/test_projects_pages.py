@@ -82,3 +82,42 @@ def test_hostile_names_are_escaped_in_pages(browser_as: ClientFor, admin: User) 
     html = page.get("/projects").text
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_learning_settings_through_the_form(
+    browser_as: ClientFor, admin: User, db: Session
+) -> None:
+    page = browser_as(admin)
+    post_form(page, "/projects", name="Birds")
+    pid = db.scalar(select(Project.id).where(Project.name == "Birds"))
+    html = page.get(f"/projects/{pid}").text
+    assert 'name="auto_train_every" type="number" min="0" max="100000" value="20"' in html
+    resp = post_form(
+        page,
+        f"/projects/{pid}",
+        name="Birds",
+        description="",
+        overlap_percent="10",
+        auto_train_every="50",
+        default_strategy="margin",
+        backbone="efficientnet_lite0",
+    )
+    assert resp.status_code == 303  # type: ignore[attr-defined]
+    db.expire_all()
+    project = db.get_one(Project, pid)
+    assert (project.overlap_percent, project.auto_train_every, project.default_strategy) == (
+        10,
+        50,
+        "margin",
+    )
+    for field, value in (
+        ("default_strategy", "<script>x</script>"),
+        ("auto_train_every", "-1"),
+        ("backbone", "../../weights"),
+        ("overlap_percent", "101"),
+    ):
+        bad = post_form(page, f"/projects/{pid}", name="Birds", **{field: value})
+        assert bad.status_code == 400, field  # type: ignore[attr-defined]
+        assert "<script>x</script>" not in bad.text  # type: ignore[attr-defined]
+    db.expire_all()
+    assert db.get_one(Project, pid).default_strategy == "margin"
