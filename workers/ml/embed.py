@@ -47,14 +47,14 @@ def get_engine(
     allow_download: bool = False,
 ) -> Engine:
     """One loaded model per (backbone, device, engine) and process."""
+    if engine == "onnx" and device.type != "cpu":
+        raise ValueError("the onnx engine runs on the CPU only")
     model = load_backbone(backbone, device, allow_download=allow_download)
     if device.type == "cpu" and engine != "torch":
         chosen = cpu_engine(model, get_spec(backbone), cache_dir)
         if engine == "onnx" and chosen.name != "onnxruntime":
             raise RuntimeError(f"onnxruntime could not run {backbone}; see the log")
         return chosen
-    if engine == "onnx":
-        raise ValueError("the onnx engine runs on the CPU only")
     return TorchEngine(model, device)
 
 
