@@ -1,9 +1,11 @@
 """A person's decisions: one image at a time (the labeling screen, the API) or many at
 once (the grid), each stored once per Idempotency-Key.
 
-Everything that can be read first is; the writes come last, back to back. On SQLite the
-first write takes the database's single write lock until the request commits, so
-nothing slow may run after it. On PostgreSQL the image's row is locked first instead.
+Everything that can be read first is; the writes come last. An annotation's INSERT also
+sets its image's label and drops its author's lease, through a database trigger
+(migration 7c3d2e9f4a53), so most decisions are that one statement. On SQLite a write
+in a transaction holds the database's single write lock until the request commits; on
+PostgreSQL the image's row is locked first instead.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.images.models import Image
 from app.labeling import leases, overlap
+from app.labeling.autocommit import on_its_own
 from app.labeling.models import Annotation, AnnotationSource, BulkRequest, Overlap, QueueMode
 from app.labeling.schemas import Decision
 from app.labeling.service import annotate, check_category, status_of, writable
@@ -115,8 +119,10 @@ def record(
 ) -> Recorded:
     """Store one decision about one image, once per idempotency key.
 
-    Most images take no part in an overlap: their decision is three writes (the row,
-    the image's label, the lease). The overlap's few read again under the lock.
+    Most images take no part in an overlap: their decision is the annotation's INSERT
+    alone, which SQLite commits by itself (``autocommit.on_its_own``). It is a unit of
+    work on its own; a request that fails after it has still stored it (a retry with
+    the same key gets it back). The few overlap images go through ``_record_overlap``.
     """
     key = idempotency_key
     if key is not None:
@@ -126,34 +132,56 @@ def record(
             raise _reused("a bulk request")
     writable(project)
     check_category(session, project, decision)
-    row = session.get(Overlap, image.id)
-    concerned = row is not None or overlap.picked(image.id, project.overlap_percent)
+    # An overlap row appears only for a picked image, so this read cannot go stale
+    # (short of the project's overlap share changing at this very moment).
+    if session.get(Overlap, image.id) or overlap.picked(image.id, project.overlap_percent):
+        return _record_overlap(session, user, project, image, decision, key)
+    from_review = leases.held_mode(session, user.id, image.id) in REVIEW_QUEUES
+    kind = overlap.classify(None, user.id, from_review, lambda: False)
+    _lock_images(session, [image.id])
+    with on_its_own(session):
+        annotation = _insert(session, image, user.id, decision, kind, key)
+    return _stored(session, user, image, key, annotation)
+
+
+def _record_overlap(
+    session: Session,
+    user: User,
+    project: Project,
+    image: Image,
+    decision: Decision,
+    key: str | None,
+) -> Recorded:
+    """A decision about an overlap image, in the request's transaction: its label and
+    overlap are read again under the lock that its first write takes."""
     _lock_images(session, [image.id])
     held_from = leases.give_back(session, user.id, image.id)  # SQLite: takes the lock
-    if concerned:
-        session.refresh(image)
-        row = session.get(Overlap, image.id, populate_existing=True)
+    session.refresh(image)
+    row = session.get(Overlap, image.id, populate_existing=True)
     before = overlap.state_of(image)
     kind = overlap.classify(
         row, user.id, held_from in REVIEW_QUEUES, lambda: can_manage(session, user, project)
     )
     annotation = _insert(session, image, user.id, decision, kind, key)
-    if annotation is None:
+    recorded = _stored(session, user, image, key, annotation)
+    if recorded.created:
+        overlap.after_decision(session, project, before, recorded.annotations[0], row)
+    return recorded
+
+
+def _stored(
+    session: Session, user: User, image: Image, key: str | None, annotation: Annotation | None
+) -> Recorded:
+    if annotation is None:  # a concurrent retry with the same key stored it first
         found = _by_key(session, user.id, key) if key is not None else None
         if found is None:
             raise Conflict("The decision could not be stored; try again.")
         return _replay(found, image)
     if not annotation.second_opinion:
-        session.execute(
-            update(Image)
-            .where(Image.id == image.id)
-            .values(
-                category_id=decision.category_id,
-                status=status_of(decision.category_id, decision.rejected),
-            )
-        )
-    if concerned:
-        overlap.after_decision(session, project, before, annotation, row)
+        # The trigger has set the label in the database; the loaded image says so too,
+        # without another write.
+        set_committed_value(image, "category_id", annotation.category_id)
+        set_committed_value(image, "status", status_of(annotation.category_id, annotation.rejected))
     return Recorded([annotation], True)
 
 

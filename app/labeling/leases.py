@@ -11,9 +11,7 @@ and a claim takes them over, so at most one row per image remains, whoever left 
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -34,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime, utcnow
 from app.images.models import Image
+from app.labeling.autocommit import on_its_own
 from app.labeling.models import Lease, QueueMode
 
 
@@ -49,9 +48,11 @@ def claim_first(
     """Lease the first of the candidates, in their order, that is still ``eligible`` (a
     condition on ``Image``) and free; its id and the lease's expiry, or None.
 
-    On SQLite this is the request's first write, so it runs under the write lock and
-    sees every committed claim and label: candidates taken since they were read are
-    skipped here, in the same statement, instead of by one attempt each.
+    On SQLite this statement commits by itself (``autocommit.on_its_own``): it runs
+    under the write lock and sees every committed claim and label, so candidates taken
+    since they were read are skipped here, in the same statement. A lease is its own
+    unit of work: a request that fails after it leaves a lease that expires, or that its
+    holder gets back on their next call.
     """
     now = utcnow()
     expires_at = now + timedelta(seconds=seconds)
@@ -83,7 +84,7 @@ def claim_first(
         )
         .returning(Lease.image_id)
     )
-    with _on_its_own(session):
+    with on_its_own(session):
         image_id = session.scalar(upsert)
     return None if image_id is None else (image_id, expires_at)
 
@@ -100,31 +101,6 @@ def _position(dialect: str, candidates: Sequence[int]) -> ColumnElement[int]:
         return func.array_position(ids, Image.id)
     listed = "," + ",".join(str(int(i)) for i in candidates) + ","
     return func.instr(listed, "," + cast(Image.id, String) + ",")
-
-
-@contextmanager
-def _on_its_own(session: Session) -> Iterator[None]:
-    """On SQLite, commit the enclosed statement by itself, as it runs.
-
-    SQLite has one write lock for the whole database. In a transaction it is held from
-    the first write until the commit, and in between the thread must win Python's GIL
-    back from the other requests' threads, every statement: milliseconds each under
-    load, during which every other writer waits. An autocommit statement takes the lock
-    and gives it back inside one call into SQLite, with the GIL released throughout.
-    A lease is its own unit of work, so committing it apart from the request is sound:
-    a request that fails after it leaves a lease that expires, or that its holder gets
-    back on their next call.
-    """
-    raw = session.connection().connection.dbapi_connection
-    if not isinstance(raw, sqlite3.Connection) or raw.in_transaction:
-        yield  # PostgreSQL locks rows, not the database; or a write is already pending
-        return
-    level = raw.isolation_level
-    raw.isolation_level = None  # the sqlite3 module's autocommit mode
-    try:
-        yield
-    finally:
-        raw.isolation_level = level
 
 
 def held_mode(session: Session, user_id: int, image_id: int) -> QueueMode | None:

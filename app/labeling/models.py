@@ -24,6 +24,8 @@ class Annotation(Base):
     undo back to unlabeled). The image's current label is its latest row that is not a
     second opinion: an overlap's second, independent label is kept and compared, but
     never replaces the first by itself; a disagreement stands until a manager's review.
+    A database trigger copies each new row's label onto its image (see
+    ``app.labeling.service``) and drops its author's lease on the image.
     """
 
     __tablename__ = "annotations"

@@ -2,7 +2,10 @@
 
 The history is the truth; ``Image.status`` and ``Image.category_id`` are its latest row
 that is not a second opinion (see ``app.labeling.overlap``), kept as columns so that
-galleries and queues filter on an index. Only this package writes them.
+galleries and queues filter on an index. The database keeps them in step: a trigger on
+``annotations`` (migration 7c3d2e9f4a53) sets them from every new row, in the INSERT's
+own statement. ``annotate`` sets them on the loaded image too, so that the session sees
+the new label before it flushes.
 """
 
 from __future__ import annotations

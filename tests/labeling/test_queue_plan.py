@@ -1,5 +1,7 @@
-"""queue/next on SQLite: everything is read first, the claim is the only write and
-commits by itself, and every query it runs is served by an index."""
+"""The labeling hot path on SQLite: queue/next reads first, then claims with its only
+write, which commits by itself; a decision is one INSERT, committed by itself too (the
+database's trigger sets the label and gives the lease back); every queue query is
+served by an index."""
 
 from __future__ import annotations
 
@@ -50,6 +52,24 @@ def test_the_claim_is_the_only_write_and_commits_at_once(
     # statement, not until the end of the request.
     assert open_after is False
     assert not any(open_after for _, _, open_after in seen)
+
+
+def test_a_decision_is_one_insert_committed_at_once(
+    app: FastAPI, api_as: ClientFor, admin: User
+) -> None:
+    api = api_as(admin)
+    s = arrange(api, images=2)
+    image = next_image(api, s.pid)
+    assert image is not None
+    with recorded(app) as seen:
+        label(api, image, s.categories["wine"], key="one-insert")
+    writes = [(sql, open_after) for sql, _, open_after in seen if not sql.startswith("SELECT")]
+    assert [(sql.split()[0:3], open_after) for sql, open_after in writes] == [
+        (["INSERT", "INTO", "annotations"], False)
+    ]
+    body = api.get(f"/api/v1/images/{image}").json()
+    assert (body["status"], body["category_id"]) == ("labeled", s.categories["wine"])
+    assert next_image(api, s.pid) != image  # the lease is gone with the label
 
 
 @pytest.mark.parametrize(
