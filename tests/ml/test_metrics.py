@@ -51,3 +51,10 @@ def test_mismatched_inputs_are_refused() -> None:
         classification_metrics([1], [1], [1, 2], ["a"])
     with pytest.raises(ValueError, match="predictions"):
         classification_metrics([1, 2], [1], [1, 2], ["a", "b"])
+
+
+def test_nothing_evaluated_gives_zeros_not_an_error() -> None:
+    m = classification_metrics([], [], [1, 2], ["a", "b"])
+    assert m["accuracy"] == 0.0
+    assert m["confusion_matrix"] == [[0, 0], [0, 0]]
+    assert m["labels"] == ["a", "b"]

@@ -10,6 +10,7 @@ transform the pretrained weights were evaluated with, but it is computed faster:
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,7 @@ def open_rgb(path: Path, min_side: int) -> Image.Image:
             # draft() keeps both sides >= the request, so the shorter side stays >= min_side.
             image.draft("RGB", (min_side, min_side))
             image.load()
-            oriented = ImageOps.exif_transpose(image) or image
-            return _to_rgb(oriented)
+            return _to_rgb(_oriented(image))
     except FileNotFoundError:
         raise ImageUnreadable(f"file not found: {path.name}") from None
     except Image.DecompressionBombError as exc:
@@ -48,6 +48,15 @@ def open_rgb(path: Path, min_side: int) -> Image.Image:
         raise ImageUnreadable("not an image, or in a format that cannot be read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageUnreadable(f"the image data is truncated or corrupt ({exc})") from None
+
+
+def _oriented(image: Image.Image) -> Image.Image:
+    """As the camera meant it to be seen; a malformed EXIF block leaves it as stored
+    rather than losing a photo whose pixels are fine."""
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, struct.error):
+        return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -26,6 +26,10 @@ def classification_metrics(
         raise ValueError(f"{len(label_list)} labels but {len(names)} names")
     if len(truth) != len(predicted):
         raise ValueError(f"{len(truth)} true labels but {len(predicted)} predictions")
+    if len(truth) == 0:
+        # Nothing was evaluated (e.g. every held-out image was unreadable): say so with
+        # zeros rather than fail the whole run.
+        return _empty(label_list, names)
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, predicted, labels=label_list, zero_division=0
     )
@@ -33,7 +37,7 @@ def classification_metrics(
     present = set(truth.tolist()) | set(predicted.tolist())
     seen = [i for i, label in enumerate(label_list) if label in present]
     return {
-        "accuracy": float(accuracy_score(truth, predicted)) if len(truth) else 0.0,
+        "accuracy": float(accuracy_score(truth, predicted)),
         "macro_f1": float(np.mean(f1[seen])) if seen else 0.0,
         "per_class": {
             name: {
@@ -45,5 +49,16 @@ def classification_metrics(
             for i, name in enumerate(names)
         },
         "confusion_matrix": [[int(v) for v in row] for row in matrix],
+        "labels": list(names),
+    }
+
+
+def _empty(labels: list[int], names: Sequence[str]) -> dict[str, object]:
+    zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    return {
+        "accuracy": 0.0,
+        "macro_f1": 0.0,
+        "per_class": {name: dict(zero) for name in names},
+        "confusion_matrix": [[0] * len(labels) for _ in labels],
         "labels": list(names),
     }
