@@ -36,6 +36,7 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
@@ -66,6 +67,7 @@ class Arm:
     strategy: str
     schedule: Schedule | None = None
     first: str | None = None  # the strategy of round one (e.g. random for plain margin)
+    balance: bool = False  # rank(..., class_balance=True)
 
     def choose(self, round_: int, n_labeled: int, n_classes: int | None) -> str:
         if round_ == 0 and self.first is not None:
@@ -109,29 +111,47 @@ def load_split(split: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
 DATA: dict[str, np.ndarray] = {}  # filled before the worker processes fork
 
 
-def protocol(seed: int, tune: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Setup:
+    tune: bool  # train split only (pool + validation), see the module docstring
+    rare: int  # > 0: every other species keeps only this many photos in the pool
+    budget: int
+    batch: int
+
+
+def protocol(seed: int, setup: Setup) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(pool X, pool y, eval X, eval y) for one seed."""
     X, y = DATA["train_X"], DATA["train_y"]
-    if not tune:
-        return X, y, DATA["test_X"], DATA["test_y"]
-    rng = np.random.default_rng(10_000 + seed)
-    pool, val = [], []
-    for species in np.unique(y):
-        rows = rng.permutation(np.flatnonzero(y == species))
-        pool += rows[:40].tolist()
-        val += rows[40:60].tolist()
-    return X[pool], y[pool], X[val], y[val]
+    pool, val = np.arange(len(y)), np.zeros(0, dtype=np.intp)
+    if setup.tune:
+        rng = np.random.default_rng(10_000 + seed)
+        parts = [rng.permutation(np.flatnonzero(y == s)) for s in np.unique(y)]
+        pool = np.concatenate([p[:40] for p in parts])
+        val = np.concatenate([p[40:60] for p in parts])
+    if setup.rare:
+        rare_species = np.unique(y)[::2]
+        keep = [
+            rows if s not in rare_species else rows[: setup.rare]
+            for s in np.unique(y)
+            for rows in [pool[y[pool] == s]]
+        ]
+        pool = np.concatenate(keep)
+    if setup.tune:
+        return X[pool], y[pool], X[val], y[val]
+    return X[pool], y[pool], DATA["test_X"], DATA["test_y"]
 
 
 # --- the loop ------------------------------------------------------------------------
 
 
-def simulate(arm: Arm, seed: int, tune: bool, budget: int, batch: int) -> list[float]:
-    X, y, X_eval, y_eval = protocol(seed, tune)
+def simulate(arm: Arm, seed: int, setup: Setup) -> list[float]:
+    X, y, X_eval, y_eval = protocol(seed, setup)
+    batch = setup.batch
     labeled = np.zeros(0, dtype=np.intp)
     probs: np.ndarray | None = None
+    balance: dict[str, Any] = {}
     accuracies: list[float] = []
-    for round_ in range((budget + batch - 1) // batch):
+    for round_ in range((setup.budget + batch - 1) // batch):
         unlabeled = np.setdiff1d(np.arange(len(X)), labeled)
         n_classes = None if probs is None else probs.shape[1]
         name = arm.choose(round_, len(labeled), n_classes)
@@ -143,28 +163,34 @@ def simulate(arm: Arm, seed: int, tune: bool, budget: int, batch: int) -> list[f
             probs=probs,
             batch_size=batch,
             seed=seed,
+            **balance,
         )
         labeled = np.concatenate([labeled, unlabeled[ranking.order[:batch]]])
         seen = np.unique(y[labeled])
         if len(seen) < 2:  # one class: no classifier yet, every answer is that class
             accuracies.append(float(np.mean(y_eval == seen[0])))
-            probs = None
+            probs, balance = None, {}
             continue
         model = fit_linear(X[labeled], y[labeled], seed=seed)
         accuracies.append(float(np.mean(predict(model, X_eval) == y_eval)))
         probs = predict_proba(model, X[np.setdiff1d(np.arange(len(X)), labeled)])
+        if arm.balance:  # the probs column of each labeled image
+            balance = {
+                "class_balance": True,
+                "labeled_classes": np.searchsorted(model.classes, y[labeled]),
+            }
     return accuracies
 
 
-def _job(args: tuple[Arm, int, bool, int, int]) -> tuple[str, int, list[float]]:
-    arm, seed, tune, budget, batch = args
-    return arm.label, seed, simulate(arm, seed, tune, budget, batch)
+def _job(args: tuple[Arm, int, Setup]) -> tuple[str, int, list[float]]:
+    arm, seed, setup = args
+    return arm.label, seed, simulate(arm, seed, setup)
 
 
-def full_pool_accuracy(seeds: list[int], tune: bool) -> float:
+def full_pool_accuracy(seeds: list[int], setup: Setup) -> float:
     scores = []
-    for seed in seeds if tune else seeds[:1]:  # the test protocol's pool never changes
-        X, y, X_eval, y_eval = protocol(seed, tune)
+    for seed in seeds if setup.tune else seeds[:1]:  # the test protocol's pool is fixed
+        X, y, X_eval, y_eval = protocol(seed, setup)
         scores.append(float(np.mean(predict(fit_linear(X, y, seed=seed), X_eval) == y_eval)))
     return float(np.mean(scores))
 
@@ -271,7 +297,15 @@ TIMED = {
 }
 
 
-def arms_for(tune: bool) -> list[Arm]:
+def arms_for(tune: bool, balance: bool) -> list[Arm]:
+    if balance:
+        return [
+            Arm("random", "random"),
+            Arm("default", "default"),
+            Arm("default_balanced", "default", balance=True),
+            Arm("margin", "margin"),
+            Arm("margin_balanced", "margin", balance=True),
+        ]
     if not tune:
         named = [Arm(s, s) for s in STRATEGIES if s not in ("random", "default")]
         return [
@@ -300,6 +334,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--tune", action="store_true", help="train split only; pick the schedule")
     parser.add_argument("--strategies", help="comma-separated arm labels to run (default: all)")
+    parser.add_argument(
+        "--rare", type=int, default=0, help="every other species keeps only N pool photos"
+    )
+    parser.add_argument(
+        "--class-balance",
+        action="store_true",
+        help="compare default and margin with and without class_balance (use with --rare)",
+    )
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--cache", type=Path, default=REPO / "data" / "bench" / "flowers12")
     args = parser.parse_args()
@@ -309,14 +351,15 @@ def main() -> None:
     if not args.tune:
         DATA["test_X"], DATA["test_y"] = load_split("test", args.cache)
     seeds = list(range(args.seeds))
-    arms = arms_for(args.tune)
+    arms = arms_for(args.tune, args.class_balance)
     if args.strategies:
         wanted = {"random", *args.strategies.split(",")}
         arms = [a for a in arms if a.label in wanted]
     budgets = np.arange(1, (args.budget + args.batch - 1) // args.batch + 1) * args.batch
-    full = full_pool_accuracy(seeds, args.tune)
+    setup = Setup(args.tune, args.rare, args.budget, args.batch)
+    full = full_pool_accuracy(seeds, setup)
 
-    jobs = [(arm, seed, args.tune, args.budget, args.batch) for arm in arms for seed in seeds]
+    jobs = [(arm, seed, setup) for arm in arms for seed in seeds]
     results: dict[str, dict[int, list[float]]] = {arm.label: {} for arm in arms}
     with multiprocessing.get_context("fork").Pool(args.workers) as workers:
         for label, seed, accuracies in workers.imap_unordered(_job, jobs):
@@ -328,18 +371,20 @@ def main() -> None:
     protocol_name = (
         "train split: pool 40/species, validation 20/species, per seed"
         if args.tune
-        else "pool = train (720), accuracy on test (240)"
+        else f"pool = train ({len(protocol(0, setup)[1])}), accuracy on test (240)"
     )
+    if args.rare:
+        protocol_name += f"; every other species keeps {args.rare} photos in the pool"
     print(
         f"flowers12, {BACKBONE} embeddings, fit_linear (C=1, balanced), {protocol_name}; "
         f"B={args.batch}, budgets {budgets[0]}..{budgets[-1]}, {len(seeds)} seeds"
     )
     merit = report(curves, budgets, full)
-    if args.tune:
+    if args.tune and not args.class_balance:
         best = merit[0] if merit[0] != "random" else merit[1]
         current = next(a.label for a in arms if a.schedule == DEFAULT_SCHEDULE)
         print(f"\nbest schedule on the train split: {best}; DEFAULT_SCHEDULE is {current}")
-    elif not args.no_timing:
+    elif not args.no_timing and not args.tune:
         report_timing(DATA["train_X"], DATA["train_y"], DATA["test_X"])
     print(f"\ntotal wall time {time.perf_counter() - started:.0f} s")
 

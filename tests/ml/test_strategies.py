@@ -231,9 +231,11 @@ def test_diverse_strategies_spread_each_page_over_the_groups(strategy: str) -> N
 def test_default_trusts_the_model_after_a_few_labels_per_class() -> None:
     x, _, pool, labeled, probs = knot_and_groups()
     kwargs = {"embeddings": x, "pool": pool, "probs": probs, "batch_size": 6}
-    # 2 classes x 3 labels per class: 5 labels are too few, 6 enough.
-    assert rank("default", labeled=labeled[:5], **kwargs).strategy == strategies.COLD_START
-    warm = rank("default", labeled=labeled[:6], **kwargs)
+    enough = int(strategies.DEFAULT_SCHEDULE.labels_per_class * probs.shape[1])
+    assert 1 < enough <= len(labeled)
+    cold = rank("default", labeled=labeled[: enough - 1], **kwargs)
+    assert cold.strategy == strategies.COLD_START
+    warm = rank("default", labeled=labeled[:enough], **kwargs)
     assert warm.strategy == strategies.DEFAULT_SCHEDULE.warm
     assert warm.scores == pytest.approx(margin(probs))
 

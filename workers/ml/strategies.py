@@ -324,7 +324,7 @@ class Schedule:
 
     cold: str = "kmeans"
     warm: str = "cluster_margin"
-    labels_per_class: float = 3.0
+    labels_per_class: float = 2.0
 
 
 DEFAULT_SCHEDULE = Schedule()
