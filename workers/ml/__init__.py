@@ -8,7 +8,8 @@
 - ``embed``: files -> float16 feature vectors, with per-file errors.
 - ``shards``: the on-disk embedding cache (float16 .npy shards).
 - ``linear``: the fast probe (logistic regression on embeddings), cross-validation.
-- ``finetune``: full fine-tuning with early stopping; predicting files with the result.
+- ``finetune``: full fine-tuning with early stopping.
+- ``classifier``: the fine-tuned model (backbone + head), its augmentation, predicting files.
 - ``metrics``: accuracy, F1, confusion matrix in the run report's shape.
 - ``export``: TorchScript / ONNX files and their preprocessing JSON.
 - ``split``: a stratified hold-out split that copes with tiny classes.

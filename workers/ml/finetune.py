@@ -18,14 +18,16 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision import transforms
 
 from workers.ml.backbones import DEFAULT_BACKBONE, BackboneSpec, get_spec, load_backbone
-from workers.ml.batches import Batch, default_workers, iterate_batches
+from workers.ml.batches import Batch, iterate_batches
+from workers.ml.classifier import Classifier, predict_files, train_mode, training_loader
 from workers.ml.device import autocast, autocast_dtype
 from workers.ml.embed import Stopped
-from workers.ml.images import load_for_model, normalize, open_rgb
+from workers.ml.images import load_for_model
 from workers.ml.split import stratified_split
+
+__all__ = ["FinetuneConfig", "FinetuneResult", "finetune", "predict_files"]
 
 
 @dataclass
@@ -50,43 +52,6 @@ class FinetuneResult:
     best_epoch: int  # 1-based
     history: list[dict[str, float]]  # per epoch: epoch, train_loss, val_loss, val_accuracy
     errors: dict[int, str] = field(default_factory=dict)  # unreadable inputs, skipped
-
-
-class Classifier(nn.Module):
-    def __init__(self, backbone: nn.Module, dim: int, classes: int) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.dropout = nn.Dropout(0.2)
-        self.head = nn.Linear(dim, classes)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        logits: torch.Tensor = self.head(self.dropout(self.backbone(images)))
-        return logits
-
-
-def _train_mode(model: Classifier) -> None:
-    model.train()
-    # BatchNorm keeps its ImageNet statistics: small batches of a small set give noisy
-    # batch statistics that would overwrite them (the affine weights still train).
-    for module in model.backbone.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
-def _augment(spec: BackboneSpec) -> Callable[[Path], npt.NDArray[np.float32]]:
-    pipeline = transforms.Compose(
-        [
-            transforms.RandomResizedCrop(spec.input_size, scale=(0.35, 1.0)),
-            transforms.RandomHorizontalFlip(),
-            transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),
-        ]
-    )
-
-    def load(path: Path) -> npt.NDArray[np.float32]:
-        image = pipeline(open_rgb(path, spec.resize))
-        return normalize(np.asarray(image, dtype=np.uint8), spec)
-
-    return load
 
 
 class _Run:
@@ -193,7 +158,7 @@ def finetune(
         model, device, config, config.epochs * per_epoch,
         config.epochs * (per_epoch + val_steps), progress, should_stop,
     )  # fmt: skip
-    augment = _augment(spec)
+    augment = training_loader(spec)
     errors: dict[int, str] = {}
     history: list[dict[str, float]] = []
     best: tuple[float, int, dict[str, torch.Tensor], npt.NDArray[np.int64]] | None = None
@@ -248,7 +213,7 @@ def _train_epoch(
     augment: Callable[[Path], npt.NDArray[np.float32]],
     errors: dict[int, str],
 ) -> float:
-    _train_mode(run.model)
+    train_mode(run.model)
     total, count = 0.0, 0
     batches = iterate_batches(
         paths, augment, batch_size=run.config.batch_size, workers=run.config.decode_workers
@@ -298,46 +263,3 @@ def _evaluate(
     finally:
         batches.close()
     return (total / count if count else float("inf")), predicted
-
-
-def predict_files(
-    model: nn.Module,
-    paths: Sequence[Path],
-    spec: BackboneSpec,
-    *,
-    device: torch.device,
-    batch_size: int = 64,
-    decode_workers: int | None = None,
-) -> tuple[npt.NDArray[np.float32], dict[int, str]]:
-    """Softmax probabilities (one row per readable file, in input order) and the errors."""
-    model.eval()
-    rows: list[npt.NDArray[np.float32]] = []
-    errors: dict[int, str] = {}
-    batches = iterate_batches(
-        paths,
-        lambda p: load_for_model(p, spec),
-        batch_size=batch_size,
-        workers=decode_workers or default_workers(device.type),
-    )
-    try:
-        for batch in batches:
-            errors.update(batch.errors)
-            if not batch.indices:
-                continue
-            images = torch.from_numpy(batch.images).to(device)
-            images = images.contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(), autocast(device):
-                probs = torch.softmax(model(images).float(), dim=1)
-            rows.append(probs.cpu().numpy().astype(np.float32))
-    finally:
-        batches.close()
-    if not rows:
-        return np.zeros((0, _output_width(model, spec, device)), dtype=np.float32), errors
-    return np.concatenate(rows), errors
-
-
-def _output_width(model: nn.Module, spec: BackboneSpec, device: torch.device) -> int:
-    """How many classes ``model`` scores: asked of the model itself, on one blank image."""
-    blank = torch.zeros(1, 3, spec.input_size, spec.input_size, device=device)
-    with torch.inference_mode():
-        return int(model(blank).shape[1])
