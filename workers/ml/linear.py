@@ -17,7 +17,7 @@ import numpy.typing as npt
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 _PREDICT_CHUNK = 8192  # rows converted to float32 at a time: bounded memory on float16 input
 # lbfgs on a few thousand rows does many small matrix products, and prediction is one
