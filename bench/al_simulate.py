@@ -39,7 +39,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+from scipy import stats  # type: ignore[import-untyped]  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -203,12 +203,14 @@ def labels_to_reach(mean: np.ndarray, budgets: np.ndarray, target: float) -> int
     return int(budgets[hit[0]]) if len(hit) else None
 
 
-def report(curves: dict[str, np.ndarray], budgets: np.ndarray, full: float) -> list[str]:
+def report(
+    curves: dict[str, np.ndarray], budgets: np.ndarray, full: float, measured_on: str
+) -> list[str]:
     """Prints the two tables; returns the labels in order of merit."""
     n = next(iter(curves.values())).shape[0]
     half = stats.t.ppf(0.975, n - 1) / np.sqrt(n) if n > 1 else 0.0
     labels = list(curves)
-    print(f"\nmean test accuracy, ± half-width of the 95% CI over {n} seeds")
+    print(f"\nmean {measured_on} accuracy, ± half-width of the 95% CI over {n} seeds")
     widths = [max(11, len(a)) for a in labels]
     print("labels  " + "  ".join(f"{a:>{w}}" for a, w in zip(labels, widths, strict=True)))
     for j, b in enumerate(budgets):
@@ -379,7 +381,7 @@ def main() -> None:
         f"flowers12, {BACKBONE} embeddings, fit_linear (C=1, balanced), {protocol_name}; "
         f"B={args.batch}, budgets {budgets[0]}..{budgets[-1]}, {len(seeds)} seeds"
     )
-    merit = report(curves, budgets, full)
+    merit = report(curves, budgets, full, "validation" if args.tune else "test")
     if args.tune and not args.class_balance:
         best = merit[0] if merit[0] != "random" else merit[1]
         current = next(a.label for a in arms if a.schedule == DEFAULT_SCHEDULE)
