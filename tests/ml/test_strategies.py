@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -130,7 +132,7 @@ def test_the_rest_of_the_order_follows_the_scores() -> None:
 
 def test_random_is_reproducible_per_seed_and_differs_across_seeds() -> None:
     x, _ = blobs([50])
-    kwargs = {"embeddings": x, "pool": np.arange(50), "labeled": [], "probs": None}
+    kwargs: dict[str, Any] = {"embeddings": x, "pool": np.arange(50), "labeled": [], "probs": None}
     first = rank("random", seed=7, **kwargs).order
     assert rank("random", seed=7, **kwargs).order.tolist() == first.tolist()
     assert rank("random", seed=8, **kwargs).order.tolist() != first.tolist()
@@ -230,7 +232,7 @@ def test_diverse_strategies_spread_each_page_over_the_groups(strategy: str) -> N
 
 def test_default_trusts_the_model_after_a_few_labels_per_class() -> None:
     x, _, pool, labeled, probs = knot_and_groups()
-    kwargs = {"embeddings": x, "pool": pool, "probs": probs, "batch_size": 6}
+    kwargs: dict[str, Any] = {"embeddings": x, "pool": pool, "probs": probs, "batch_size": 6}
     enough = int(strategies.DEFAULT_SCHEDULE.labels_per_class * probs.shape[1])
     assert 1 < enough <= len(labeled)
     cold = rank("default", labeled=labeled[: enough - 1], **kwargs)
@@ -262,7 +264,13 @@ def test_class_balance_asks_first_about_the_rare_class() -> None:
     pool = np.arange(20)
     # Equally uncertain: group 0 leans to class 0, group 1 to class 1.
     probs = np.where(groups[pool, None] == 0, [0.6, 0.4], [0.4, 0.6])
-    kwargs = {"embeddings": x, "pool": pool, "labeled": labeled, "probs": probs, "batch_size": 5}
+    kwargs: dict[str, Any] = {
+        "embeddings": x,
+        "pool": pool,
+        "labeled": labeled,
+        "probs": probs,
+        "batch_size": 5,
+    }
     plain = rank("margin", **kwargs)
     balanced = rank("margin", class_balance=True, labeled_classes=labeled_classes, **kwargs)
     assert page_groups(plain.order, groups, pool, 0, 5) == [0] * 5  # ties go by position
