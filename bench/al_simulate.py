@@ -86,7 +86,10 @@ def load_split(split: str, cache: Path) -> tuple[np.ndarray, np.ndarray]:
     if not paths:
         raise SystemExit(f"flowers12 is missing: no photos under {FLOWERS / split}")
     names = [str(p.relative_to(FLOWERS)) for p in paths]
-    key = hashlib.sha256("\n".join([BACKBONE, *names]).encode()).hexdigest()[:16]
+    # A changed or replaced photo changes the key, so a stale cache is never read.
+    stats_ = [p.stat() for p in paths]
+    stamps = [f"{n}:{st.st_size}:{st.st_mtime_ns}" for n, st in zip(names, stats_, strict=True)]
+    key = hashlib.sha256("\n".join([BACKBONE, *stamps]).encode()).hexdigest()[:16]
     index = cache / f"{split}-{key}.json"
     species = np.asarray([p.parent.name for p in paths])
     if index.exists():
