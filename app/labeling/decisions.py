@@ -42,7 +42,8 @@ class Recorded:
 
 def _lock_images(session: Session, image_ids: list[int]) -> None:
     """PostgreSQL: lock the images before their rows get ids, so that annotation ids
-    follow the order in which each image's label changes. (SQLite: a no-op read.)"""
+    follow the order in which each image's label changes. (SQLite has one writer at a
+    time already.)"""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             select(Image.id).where(Image.id.in_(image_ids)).order_by(Image.id).with_for_update()

@@ -260,7 +260,7 @@ def next_image(
             session, candidates, eligible, user_id=user.id, mode=mode, seconds=lease_seconds
         )
         if claimed is None:
-            continue  # all taken since they were read; read again (now current)
+            continue  # all taken since they were read: read again
         image_id, expires_at = claimed
         still = select(Image.id).where(Image.id == image_id, eligible)
         if recheck and session.scalar(still) is None:
