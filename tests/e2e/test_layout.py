@@ -105,6 +105,16 @@ CONTRAST_JS = """
 """
 
 
+# What sticks out past the viewport, to name the culprit when the page scrolls sideways.
+WIDE_JS = """
+() => [...document.querySelectorAll("body *")]
+  .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+  .filter((el) => !el.closest(".table-scroll, .chart-scroll"))
+  .slice(0, 6)
+  .map((el) => `${el.tagName.toLowerCase()}.${el.className}: ${el.textContent.trim().slice(0, 30)}`)
+"""
+
+
 @pytest.fixture(scope="module")
 def populated(browser: Browser, base_url: str) -> None:
     """Two projects and a few users, so the screens show something real."""
@@ -160,7 +170,8 @@ def screen(
 def check_and_shoot(page: Page, shots_dir: Path, name: str) -> None:
     page.screenshot(path=shots_dir / f"{name}.png", full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px"
+    wide = page.evaluate(WIDE_JS) if overflow > 0 else []
+    assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px: {wide}"
     found = page.evaluate(CONTRAST_JS)
     low_text = [
         f"{item['what']!r}: {item['ratio']:.2f}"
