@@ -3,7 +3,7 @@
 Two passes over the project's labeled images, both streamed with ``yield_per``. The
 plan (`build_plan`) reads only ids, labels and duplicate groups, and keeps one small
 entry per exported image: its class and split. The rows (`iter_rows`) then bring the
-file metadata and the latest annotation, one batch at a time, for the writers.
+file metadata and the annotation that set each label, one batch at a time, for the writers.
 """
 
 from __future__ import annotations
@@ -113,10 +113,11 @@ class Row:
 
 
 def iter_rows(session: Session, project_id: int) -> Iterator[Row]:
-    """The labeled images with their latest annotation, by id, a batch at a time."""
+    """The labeled images with the annotation that set their label, by id, a batch at a time."""
+    # A later second opinion did not change the label: it must not be reported as its author.
     latest = (
         select(Annotation.image_id, func.max(Annotation.id).label("annotation_id"))
-        .where(Annotation.project_id == project_id)
+        .where(Annotation.project_id == project_id, Annotation.second_opinion.is_(False))
         .group_by(Annotation.image_id)
         .subquery()
     )

@@ -216,6 +216,8 @@ class HistoryEntry:
     user: str | None
     what: str  # a category path, "rejected: reason", or "cleared"
     source: AnnotationSource
+    # Kept and compared, but it did not change the image's current label.
+    second_opinion: bool = False
 
 
 def history(session: Session, labels: Labels, image: Image) -> list[HistoryEntry]:
@@ -230,15 +232,16 @@ def history(session: Session, labels: Labels, image: Image) -> list[HistoryEntry
         else:
             what = "cleared"
         user = names.get(a.user_id) if a.user_id is not None else None
-        entries.append(HistoryEntry(a.created_at, user, what, a.source))
+        entries.append(HistoryEntry(a.created_at, user, what, a.source, a.second_opinion))
     return entries
 
 
 def rejection_reason(session: Session, image: Image) -> str | None:
-    """Why the image is rejected, from its latest annotation."""
+    """Why the image is rejected, from the latest annotation that set its label."""
     if image.status is not ImageStatus.rejected:
         return None
-    annotations = labeling.history(session, image.id)
+    # A later second opinion (its own reason, or a category) left the label as it was.
+    annotations = [a for a in labeling.history(session, image.id) if not a.second_opinion]
     return annotations[-1].reason if annotations else None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -108,6 +108,16 @@ def after_undo(session: Session, undone: Annotation) -> None:
     else:
         return
     row.updated_at = utcnow()
+
+
+def open_disputes(session: Session, project_id: int) -> int:
+    """How many images wait in the project's disagreements queue for a manager."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(Overlap)
+        .where(Overlap.project_id == project_id, Overlap.state == OverlapState.disagreed)
+    )
+    return count or 0
 
 
 def dispute(session: Session, image_id: int) -> list[Annotation] | None:

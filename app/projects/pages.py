@@ -11,6 +11,7 @@ from app.auth.deps import PageUser
 from app.auth.models import User
 from app.db import SessionDep
 from app.errors import DomainError
+from app.labeling import overlap
 from app.projects import service
 from app.projects.models import Project, ProjectRole
 from app.projects.schemas import MemberAdd, ProjectCreate, ProjectUpdate
@@ -90,10 +91,13 @@ def _project_page(
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
+    can_manage = service.can_manage(session, user, project)
     context = {
         "project": project,
         "members": service.list_members(session, project),
-        "can_manage": service.can_manage(session, user, project),
+        "can_manage": can_manage,
+        # Settling disagreements is a manager's job: labelers are not offered the queue.
+        "open_disputes": overlap.open_disputes(session, project.id) if can_manage else 0,
         "member_roles": list(ProjectRole),
         "strategies": STRATEGIES,
         "backbones": BACKBONE_LABELS,

@@ -47,9 +47,10 @@ def build(session: Session, project: Project, level: int | None) -> Dataset:
     tree = load_tree(session, project)
     check_level(tree, level)
     classes_of = class_map(tree, level)
+    # The annotation that set the current label: a later second opinion did not.
     latest = (
         select(func.max(Annotation.id))
-        .where(Annotation.image_id == Image.id)
+        .where(Annotation.image_id == Image.id, Annotation.second_opinion.is_(False))
         .correlate(Image)
         .scalar_subquery()
     )
