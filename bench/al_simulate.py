@@ -44,7 +44,7 @@ from scipy import stats  # type: ignore[import-untyped]  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from workers.ml.linear import fit_linear, predict, predict_proba  # noqa: E402
+from workers.ml.linear import DEFAULT_C, fit_linear, predict, predict_proba  # noqa: E402
 from workers.ml.shards import read_rows, write_shard  # noqa: E402
 from workers.ml.strategies import (  # noqa: E402
     DEFAULT_SCHEDULE,
@@ -381,7 +381,7 @@ def main() -> None:
     if args.rare:
         protocol_name += f"; every other species keeps {args.rare} photos in the pool"
     print(
-        f"flowers12, {BACKBONE} embeddings, fit_linear (C=1, balanced), {protocol_name}; "
+        f"flowers12, {BACKBONE} embeddings, fit_linear (C={DEFAULT_C:g}, unit-length rows, balanced), {protocol_name}; "
         f"B={args.batch}, budgets {budgets[0]}..{budgets[-1]}, {len(seeds)} seeds"
     )
     merit = report(curves, budgets, full, "validation" if args.tune else "test")

@@ -169,7 +169,7 @@ def _linear(
     keep = [n for n, image_id in enumerate(data.image_ids) if image_id in found]
     x = read_rows(folder, [found[data.image_ids[n]] for n in keep])
     y = np.array([data.labels[n] for n in keep])
-    c = float(run.params.get("C", 1.0))
+    c = float(run.params.get("C", linear.DEFAULT_C))
     folds = int(run.params.get("folds", 5))
     oof = linear.cross_val_predict(x, y, folds=folds, seed=run.id, C=c)
     progress.check(0.7)

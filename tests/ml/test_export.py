@@ -144,8 +144,6 @@ def test_preprocessing_json_says_everything_needed() -> None:
 
 def test_a_probe_of_the_wrong_width_is_refused(probe: tuple[LinearModel, np.ndarray]) -> None:
     model = probe[0]
-    narrow = LinearModel(
-        model.classes, model.coef[:, :10], model.intercept, model.mean[:10], model.scale[:10]
-    )
+    narrow = LinearModel(model.classes, model.coef[:, :10], model.intercept)
     with pytest.raises(ValueError, match="expects 10 features"):
         linear_classifier(DEFAULT_BACKBONE, narrow, device=CPU)

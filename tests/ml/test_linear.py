@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Normalizer
 
 from workers.ml import linear
 from workers.ml.linear import LinearModel, cross_val_predict, fit_linear, predict, predict_proba
@@ -19,16 +19,16 @@ def blobs(
 ) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     centers = rng.normal(scale=spread, size=(len(classes), dim))
-    # Features on different scales, as real embeddings are: standardization matters.
+    # Off-centre and on different scales, as real (non-negative) embeddings are.
     scales = np.linspace(0.1, 20, dim)
-    x = np.concatenate([c + rng.normal(size=(per_class, dim)) for c in centers]) * scales
+    x = np.concatenate([c + rng.normal(size=(per_class, dim)) for c in centers]) * scales + 5
     y = np.repeat(classes, per_class)
     return x, y
 
 
 def sklearn_proba(x: np.ndarray, y: np.ndarray, **kwargs: object) -> np.ndarray:
     reference = make_pipeline(
-        StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=5000, **kwargs)
+        Normalizer(), LogisticRegression(class_weight="balanced", max_iter=5000, **kwargs)
     )
     return np.asarray(reference.fit(x, y).predict_proba(x))
 
@@ -41,7 +41,9 @@ def test_probabilities_match_sklearn(classes: list[int]) -> None:
     assert model.classes.tolist() == sorted(classes)  # the columns' order
     assert ours.dtype == np.float32
     assert ours.shape == (len(x), len(classes))
-    np.testing.assert_allclose(ours, sklearn_proba(x, y), atol=2e-4)
+    # lbfgs stops at its tolerance, in float32 here and float64 there: the two optima
+    # agree to about 1e-3 on unit-length rows, which are less well conditioned.
+    np.testing.assert_allclose(ours, sklearn_proba(x, y, C=linear.DEFAULT_C), atol=2e-3)
     np.testing.assert_allclose(ours.sum(axis=1), 1.0, atol=1e-5)
 
 
@@ -50,7 +52,7 @@ def test_regularization_and_class_weight_reach_sklearn() -> None:
     y = y[10:]  # class 0 is now the rare one
     x = x[10:]
     ours = predict_proba(fit_linear(x, y, C=0.05, max_iter=5000), x)
-    np.testing.assert_allclose(ours, sklearn_proba(x, y, C=0.05), atol=2e-4)
+    np.testing.assert_allclose(ours, sklearn_proba(x, y, C=0.05), atol=2e-3)
     unweighted = predict_proba(fit_linear(x, y, C=0.05, class_weight=None, max_iter=5000), x)
     assert not np.allclose(ours, unweighted, atol=1e-3)
 
@@ -72,16 +74,27 @@ def test_the_model_travels_as_a_dict_or_a_pickle() -> None:
         assert copy.classes.tolist() == [4, 8]
 
 
-def test_standardization_is_folded_into_the_weights() -> None:
+def test_rows_are_scaled_to_unit_length_first() -> None:
     x, y = blobs([0, 1, 2], 25)
     model = fit_linear(x, y)
-    np.testing.assert_allclose(model.mean, x.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(model.scale, x.std(axis=0), rtol=1e-5)
-    logits = x @ model.coef.T + model.intercept
+    # Only a row's direction counts: the same photo's embedding at twice the length
+    # gets the same probabilities.
+    np.testing.assert_allclose(predict_proba(model, 2 * x), predict_proba(model, x), atol=1e-6)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    logits = unit @ model.coef.T + model.intercept
     softmax = np.exp(logits - logits.max(axis=1, keepdims=True))
     np.testing.assert_allclose(
         softmax / softmax.sum(axis=1, keepdims=True), predict_proba(model, x), atol=1e-5
     )
+
+
+def test_an_all_zero_row_gets_the_intercepts_answer_not_nan() -> None:
+    x, y = blobs([0, 1, 2], 25)
+    model = fit_linear(x, y)
+    proba = predict_proba(model, np.zeros((1, x.shape[1])))
+    assert np.isfinite(proba).all()
+    expected = np.exp(model.intercept - model.intercept.max())
+    np.testing.assert_allclose(proba[0], expected / expected.sum(), atol=1e-6)
 
 
 def test_one_class_is_not_a_classifier() -> None:

@@ -33,8 +33,9 @@ _TOLERANCE = 1e-4  # probabilities; features are compared relative to their scal
 def linear_classifier(
     backbone: str, model: LinearModel, *, device: torch.device, allow_download: bool = False
 ) -> nn.Module:
-    """Images -> class probabilities: the backbone, then the probe (standardization is
-    folded into its weights), then softmax. Columns follow ``model.classes``."""
+    """Images -> class probabilities: the backbone, unit-length features, the probe,
+    then softmax, which is exactly ``linear.predict_proba`` on the backbone's embeddings.
+    Columns follow ``model.classes``."""
     spec = get_spec(backbone)
     features = load_backbone(backbone, device, allow_download=allow_download)
     coef = np.asarray(model.coef, dtype=np.float32)
@@ -46,7 +47,14 @@ def linear_classifier(
     with torch.no_grad():
         head.weight.copy_(torch.from_numpy(coef))
         head.bias.copy_(torch.from_numpy(np.asarray(model.intercept, dtype=np.float32)))
-    return nn.Sequential(features, head.to(device), nn.Softmax(dim=1)).eval()
+    return nn.Sequential(features, UnitRows(), head.to(device), nn.Softmax(dim=1)).eval()
+
+
+class UnitRows(nn.Module):
+    """Each row scaled to length 1, as ``linear.unit_rows`` does before the probe."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, p=2.0, dim=1, eps=1e-12)
 
 
 def with_softmax(model: nn.Module) -> nn.Module:
