@@ -134,7 +134,7 @@ def create_annotation(
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        auto.maybe_train(session, celery, project)
+        auto.maybe_train(session, celery, project, recorded.annotations[0].id)
     # An idempotency key is the caller's own: the author is the caller, no query needed.
     return service.out(recorded.annotations[0], user.username)
 
@@ -167,7 +167,8 @@ def bulk_annotate(
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        auto.maybe_train(session, celery, project)
+        newest = max((a.id for a in recorded.annotations), default=0)
+        auto.maybe_train(session, celery, project, newest)
     made = [service.out(a, user.username) for a in recorded.annotations]
     return BulkOut(created=len(made), annotations=made)
 

@@ -46,10 +46,16 @@ def visible_projects(
 
 def get_project(session: Session, user: User, project_id: int) -> Project:
     """The project if the user may see it; 404 otherwise, so outsiders learn nothing."""
-    project = session.get(Project, project_id)
-    if project is None or (
-        user.role not in STAFF_ROLES and _membership(session, project_id, user.id) is None
-    ):
+    if user.role in STAFF_ROLES:
+        project = session.get(Project, project_id)
+    else:
+        # One query, not two: every labeling call starts here.
+        project = session.scalar(
+            select(Project)
+            .join(Membership, Membership.project_id == Project.id)
+            .where(Project.id == project_id, Membership.user_id == user.id)
+        )
+    if project is None:
         raise NotFound(f"No project with id {project_id}.")
     return project
 

@@ -65,3 +65,21 @@ def test_off_and_not_trainable(api_as: ClientFor, admin: User, db: Session) -> N
     for n, cat in enumerate(("wine", "wine", "beer", "beer")):
         label(api, other.image_ids[n], other.categories[cat])
     assert _runs(db, other.pid) == []
+
+
+def test_projects_labeled_in_turn_each_train_after_their_own_n(
+    api_as: ClientFor, admin: User, db: Session
+) -> None:
+    """Annotation ids are shared by all projects, so each project's ids skip; the cheap
+    pre-check (at most ``newest - after`` new labels) must not delay either run."""
+    api = api_as(admin)
+    first = arrange(api, images=6, name="First")
+    second = arrange(api, images=6, name="Second")
+    for s in (first, second):
+        api.patch(f"/api/v1/projects/{s.pid}", json={"auto_train_every": 4})
+    for n in range(4):
+        for s in (first, second):
+            assert _runs(db, s.pid) == [], (s.pid, n)
+            label(api, s.image_ids[n], s.categories["wine" if n % 2 else "beer"])
+    assert [r.label_count for r in _runs(db, first.pid)] == [4]
+    assert [r.label_count for r in _runs(db, second.pid)] == [4]
