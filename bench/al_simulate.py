@@ -381,7 +381,8 @@ def main() -> None:
     if args.rare:
         protocol_name += f"; every other species keeps {args.rare} photos in the pool"
     print(
-        f"flowers12, {BACKBONE} embeddings, fit_linear (C={DEFAULT_C:g}, unit-length rows, balanced), {protocol_name}; "
+        f"flowers12, {BACKBONE} embeddings, fit_linear (C={DEFAULT_C:g}, unit-length rows, "
+        f"balanced), {protocol_name}; "
         f"B={args.batch}, budgets {budgets[0]}..{budgets[-1]}, {len(seeds)} seeds"
     )
     merit = report(curves, budgets, full, "validation" if args.tune else "test")
