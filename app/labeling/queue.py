@@ -103,11 +103,12 @@ def _pools(
             Overlap.project_id == pid, Overlap.state == OverlapState.disagreed
         )
         return [Pool([Image.id.in_(disagreed)], ranged=False)]
-    # review and rejected: images not yet confirmed, i.e. whose latest row is not a review
+    # review and rejected: images not yet confirmed, i.e. whose latest row is not a review.
+    # Second opinions do not count: they never change the label a review confirmed.
     latest = aliased(Annotation)
     latest_source = (
         select(latest.source)
-        .where(latest.image_id == Image.id)
+        .where(latest.image_id == Image.id, latest.second_opinion.is_(False))
         .order_by(latest.id.desc())
         .limit(1)
         .scalar_subquery()

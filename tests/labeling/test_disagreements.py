@@ -176,3 +176,21 @@ def test_turning_overlap_off_stops_serving_second_labels(
     owner = api_as(admin)
     assert owner.patch(f"/api/v1/projects/{t.s.pid}", json={"overlap_percent": 0}).is_success
     assert next_image(t.second, t.s.pid) is None
+
+
+def test_a_second_opinion_after_a_review_does_not_send_the_image_back_to_review(
+    api_as: ClientFor, admin: User, make_user: UserFactory
+) -> None:
+    t = team(api_as, admin, make_user, images=1)
+    wine = t.s.categories["wine"]
+    image = next_image(t.first, t.s.pid)
+    assert image is not None
+    label(t.first, image, wine)
+    assert next_image(t.boss, t.s.pid, mode="review") == image
+    assert label(t.boss, image, wine)["source"] == "review"
+    assert next_image(t.boss, t.s.pid, mode="review") is None
+    # The second, independent label agrees; the review it came after still stands.
+    assert next_image(t.second, t.s.pid) == image
+    opinion = label(t.second, image, wine)
+    assert opinion["second_opinion"] is True
+    assert next_image(t.boss, t.s.pid, mode="review") is None
