@@ -179,6 +179,9 @@ def undo_last(session: Session, user: User, project: Project) -> Annotation:
         reason=previous.reason if previous else None,
         source=AnnotationSource.undo,
         undoes_id=target.id,
+        # Withdrawing a second opinion is part of that side track: like the opinion, it
+        # leaves the current label, and who set it, as they were.
+        second_opinion=target.second_opinion,
     )
     overlap.after_undo(session, target)
     return annotation

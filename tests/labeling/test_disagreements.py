@@ -138,8 +138,11 @@ def test_an_agreeing_second_opinion_and_its_undo(
     assert label(t.second, image, wine)["second_opinion"] is True
     assert current(t.first, image) == ("labeled", wine)
     assert next_image(t.boss, t.s.pid, mode="disagreements") is None
-    # Retracting the second opinion: the image waits for one again, its label unchanged.
-    assert t.second.post(f"/api/v1/projects/{t.s.pid}/undo").status_code == 201
+    # Retracting the second opinion: the image waits for one again, its label unchanged,
+    # and the withdrawal is on the second-opinion side track too.
+    withdrawn = t.second.post(f"/api/v1/projects/{t.s.pid}/undo")
+    assert withdrawn.status_code == 201
+    assert withdrawn.json()["second_opinion"] is True
     assert current(t.first, image) == ("labeled", wine)
     unlabeled = next(i for i in t.s.image_ids if i != image)
     assert next_image(t.second, t.s.pid, exclude=str(unlabeled)) == image
