@@ -8,7 +8,7 @@ different scales like pooled CNN features. 2,000 of them are the labeled set.
 Timed, as a linear training run does it (workers/training.py): read the labeled rows,
 5-fold ``cross_val_predict``, ``fit_linear`` on all of them, then read and
 ``predict_proba`` the whole pool in chunks of 20,000. The baseline, in the same run: a
-scikit-learn pipeline (StandardScaler + LogisticRegression, same options) fitted the
+scikit-learn pipeline (Normalizer + LogisticRegression, same options) fitted the
 same way, predicting with its own ``predict_proba``, once as it comes and once with
 BLAS limited to one thread (what ``fit_linear`` does). Not a timed test.
 
@@ -27,12 +27,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Normalizer
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.ml.linear import cross_val_predict, fit_linear, predict_proba
+from workers.ml.linear import DEFAULT_C, cross_val_predict, fit_linear, predict_proba
 from workers.ml.shards import read_rows, write_shard
 
 DIM, CLASSES, SHARD_ROWS, CHUNK, FOLDS, NOISE = 1280, 12, 256, 20_000, 5, 15.0
@@ -56,8 +56,8 @@ def make_pool(folder: Path, n: int, seed: int) -> tuple[list[tuple[str, int]], n
 
 def sklearn_pipeline(seed: int) -> Pipeline:
     return make_pipeline(
-        StandardScaler(),
-        LogisticRegression(class_weight="balanced", random_state=seed, max_iter=1000),
+        Normalizer(),
+        LogisticRegression(C=DEFAULT_C, class_weight="balanced", random_state=seed, max_iter=1000),
     )
 
 
