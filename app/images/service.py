@@ -42,11 +42,13 @@ def _project_of(session: Session, user: User, project_id: int, missing: str) -> 
 
 def get_image(session: Session, user: User, image_id: int) -> tuple[Project, Image]:
     """The image and its project, if the user may see the project; 404 otherwise."""
-    image = session.get(Image, image_id)
-    missing = f"No image with id {image_id}."
-    if image is None:
-        raise NotFound(missing)
-    return _project_of(session, user, image.project_id, missing), image
+    # One query for the image, its project and the permission: every annotation, file
+    # and thumbnail request starts here.
+    query = select(Project, Image).join(Image, Image.project_id == Project.id)
+    row = session.execute(projects.only_visible(query, user).where(Image.id == image_id)).first()
+    if row is None:
+        raise NotFound(f"No image with id {image_id}.")
+    return row[0], row[1]
 
 
 def _conditions(session: Session, project: Project, f: ImageFilter) -> list[ColumnElement[bool]]:

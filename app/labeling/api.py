@@ -70,7 +70,8 @@ def queue_next(
 ) -> QueueItem | Response:
     held = _exclude(exclude)
     project = projects.get_project(session, user, project_id)
-    follow = queueing.ranking_strategy(session, project, ranking)
+    state = queueing.training_state(session, project, ranking)
+    follow = state.ranking
     if ranking is not None and follow != ranking:
         queueing.request_scoring(session, celery, project, ranking)
     served = queue.next_image(
@@ -86,7 +87,7 @@ def queue_next(
     )
     if served is None:
         return Response(status_code=204)
-    suggested = queueing.suggestion(session, project.id, served.image.id)
+    suggested = queueing.suggestion(session, state.model_run_id, served.image.id)
     urls = image_out(served.image)
     disagreement = None
     if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVarTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
@@ -14,6 +15,7 @@ from app.errors import Conflict, Forbidden, NotFound
 from app.projects.models import Membership, Project, ProjectRole
 
 STAFF_ROLES = (Role.admin, Role.manager)
+_Ts = TypeVarTuple("_Ts")
 
 
 def name_key(name: str) -> str:
@@ -44,6 +46,16 @@ def visible_projects(
     return list(session.scalars(query))
 
 
+def only_visible(query: Select[*_Ts], user: User) -> Select[*_Ts]:
+    """``query`` (which selects from ``Project``) limited to the projects ``user`` may
+    see: a join, so that the lookup and the permission are one query."""
+    if user.role in STAFF_ROLES:
+        return query
+    return query.join(
+        Membership, (Membership.project_id == Project.id) & (Membership.user_id == user.id)
+    )
+
+
 def get_project(session: Session, user: User, project_id: int) -> Project:
     """The project if the user may see it; 404 otherwise, so outsiders learn nothing."""
     if user.role in STAFF_ROLES:
@@ -51,9 +63,7 @@ def get_project(session: Session, user: User, project_id: int) -> Project:
     else:
         # One query, not two: every labeling call starts here.
         project = session.scalar(
-            select(Project)
-            .join(Membership, Membership.project_id == Project.id)
-            .where(Project.id == project_id, Membership.user_id == user.id)
+            only_visible(select(Project), user).where(Project.id == project_id)
         )
     if project is None:
         raise NotFound(f"No project with id {project_id}.")

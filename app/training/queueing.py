@@ -6,27 +6,39 @@ The labeling domain asks; the SQL on the training tables stays here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from celery import Celery
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from app.images.models import Image
 from app.projects.models import Project
 from app.tasks import enqueue_after_commit
-from app.training import predictions, ranks
-from app.training.models import Prediction, QueueRank
+from app.training import predictions
+from app.training.models import Prediction, QueueRank, Scoring
 from app.training.predictions import Suggestion
-from app.training.service import SCORE_TASK, latest_model
+from app.training.service import SCORE_TASK, latest_model, latest_model_id
 
 
-def ranking_strategy(session: Session, project: Project, wanted: str | None) -> str | None:
-    """The strategy whose ranking the queue follows: the one asked for if it has been
-    scored, else the project's default if scored, else None (no ranking yet)."""
-    for strategy in (wanted, project.default_strategy):
-        if strategy and ranks.get(session, project.id, strategy) is not None:
-            return strategy
-    return None
+@dataclass(frozen=True)
+class TrainingState:
+    """What one ``queue/next`` needs from training, read in one query."""
+
+    ranking: str | None  # the strategy whose ranking the queue follows; None: no ranking
+    model_run_id: int | None  # the newest run that succeeded: the suggestions' model
+
+
+def training_state(session: Session, project: Project, wanted: str | None) -> TrainingState:
+    """The ranking to follow (the one asked for if it has been scored, else the
+    project's default if scored, else none) and the newest model, in one round trip."""
+    choices = [s for s in dict.fromkeys((wanted, project.default_strategy)) if s]
+    scored = [
+        exists().where(Scoring.project_id == project.id, Scoring.strategy == s) for s in choices
+    ]
+    row = session.execute(select(latest_model_id(project.id), *scored)).one()
+    follow = next((s for s, done in zip(choices, row[1:], strict=True) if done), None)
+    return TrainingState(ranking=follow, model_run_id=row[0])
 
 
 AFTER_RANKED = 1 << 40  # sort key offset: unranked images come after every ranked one
@@ -69,10 +81,9 @@ def unranked(project_id: int, strategy: str) -> ColumnElement[bool]:
     )
 
 
-def suggestion(session: Session, project_id: int, image_id: int) -> Suggestion | None:
-    """The newest model's prediction for the image, if there is a model."""
-    run = latest_model(session, project_id)
-    return None if run is None else predictions.for_image(session, run.id, image_id)
+def suggestion(session: Session, run_id: int | None, image_id: int) -> Suggestion | None:
+    """The prediction of run ``run_id`` (the newest model) for the image; None: no model."""
+    return None if run_id is None else predictions.for_image(session, run_id, image_id)
 
 
 def predicted_as(

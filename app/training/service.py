@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import select, update
+from sqlalchemy import ScalarSelect, Select, select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -103,14 +103,24 @@ def has_active_run(session: Session, project_id: int) -> bool:
     )
 
 
-def latest_model(session: Session, project_id: int) -> TrainingRun | None:
-    """The newest run that succeeded: the model behind suggestions and the queue."""
-    return session.scalar(
+def _latest_model_query(project_id: int) -> Select[TrainingRun]:
+    return (
         select(TrainingRun)
         .where(TrainingRun.project_id == project_id, TrainingRun.status == RunStatus.succeeded)
         .order_by(TrainingRun.finished_at.desc(), TrainingRun.id.desc())
         .limit(1)
     )
+
+
+def latest_model(session: Session, project_id: int) -> TrainingRun | None:
+    """The newest run that succeeded: the model behind suggestions and the queue."""
+    return session.scalar(_latest_model_query(project_id))
+
+
+def latest_model_id(project_id: int) -> ScalarSelect[int | None]:
+    """``latest_model``'s id as a scalar subquery, to read along with other things."""
+    query = _latest_model_query(project_id).with_only_columns(TrainingRun.id)
+    return query.scalar_subquery()
 
 
 def cancel_run(session: Session, run: TrainingRun) -> TrainingRun:
