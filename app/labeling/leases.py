@@ -106,14 +106,6 @@ def _position(dialect: str, candidates: Sequence[int]) -> ColumnElement[int]:
     return func.instr(listed, "," + cast(Image.id, String) + ",")
 
 
-def held_mode(session: Session, user_id: int, image_id: int) -> QueueMode | None:
-    """The queue the user's lease on the image came from, if they hold one."""
-    mode = session.scalar(
-        select(Lease.mode).where(Lease.image_id == image_id, Lease.user_id == user_id)
-    )
-    return None if mode is None else QueueMode(mode)
-
-
 def give_back(session: Session, user_id: int, image_id: int) -> QueueMode | None:
     """Release the user's lease on one image; the queue it came from, if it was held."""
     row = session.execute(

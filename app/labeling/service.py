@@ -111,15 +111,17 @@ def writable(project: Project) -> None:
         raise Conflict("The project is archived; restore it to label its images.")
 
 
+def bad_category(category_id: int | None) -> InvalidInput:
+    return InvalidInput(f"Category {category_id} is not a category of this image's project.")
+
+
 def check_category(session: Session, project: Project, decision: Decision) -> None:
     if decision.category_id is None:
         return
     try:
         taxonomy.category_in_project(session, project, decision.category_id)
     except NotFound:
-        raise InvalidInput(
-            f"Category {decision.category_id} is not a category of this image's project."
-        ) from None
+        raise bad_category(decision.category_id) from None
 
 
 def undo_last(session: Session, user: User, project: Project) -> Annotation:
