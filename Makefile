@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
+WEB_WORKERS ?= 1
 PORT ?= 8000
-export HOST PORT
+export HOST PORT WEB_WORKERS
 
 .PHONY: run test install install-dev lint typecheck pytest clean
 
 run: install
-	$(BIN)/curator serve --host $(HOST) --port $(PORT)
+	$(BIN)/curator serve --host $(HOST) --port $(PORT) --web-workers $(WEB_WORKERS)
 
 test: install-dev
 	$(MAKE) lint typecheck pytest

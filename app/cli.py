@@ -120,10 +120,38 @@ def _bootstrap_admin(settings: Settings) -> None:
         )
 
 
+def web_command(host: str, port: int, workers: int) -> list[str]:
+    """The uvicorn command line ``serve`` supervises."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-server-header",
+    ]
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    web_workers: Annotated[
+        int,
+        typer.Option(
+            envvar="WEB_WORKERS",
+            min=1,
+            max=32,
+            help="Web server processes. One Python process uses one core; on SQLite two "
+            "doubled the labeling throughput on 2 cores (BENCHMARKS.md).",
+        ),
+    ] = 1,
     worker: Annotated[bool, typer.Option(help="Also run one Celery worker.")] = True,
     run_migrations: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
@@ -139,20 +167,7 @@ def serve(
     if run_migrations:
         _migrate(settings)
     _bootstrap_admin(settings)
-    commands = {
-        "web": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--no-server-header",
-        ],
-    }
+    commands = {"web": web_command(host, port, web_workers)}
     if worker:
         commands["worker"] = [sys.executable, "-m", "app.cli", "worker"]
     console.print(f"Curator on [bold]http://{host}:{port}/[/]  (Ctrl-C stops)")

@@ -81,32 +81,17 @@ def populate(settings: Settings, count: int, users: int) -> tuple[int, int]:
     return ids
 
 
-SERVE = """
-import sys, time
-sys.path.insert(0, {root!r})
-import uvicorn
-from app.config import Settings
-from app.main import create_app
-
-app = create_app(Settings(env="test", data_dir={data!r}, secret_key="bench-" + "x" * 40))
-
-@app.middleware("http")
-async def server_time(request, call_next):
-    start = time.perf_counter()
-    response = await call_next(request)
-    response.headers["x-server-ms"] = f"{{(time.perf_counter() - start) * 1000:.3f}}"
-    return response
-
-uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
-"""
-
-
-def serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     from tests.support.processes import free_port
 
     port = free_port()
-    code = SERVE.format(root=str(ROOT), data=str(data), port=port)
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    command = [
+        sys.executable, "-m", "uvicorn", "queue_server:make", "--factory",
+        "--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--log-level", "warning",
+    ]  # fmt: skip
+    env = {**os.environ, "CURATOR_BENCH_DATA": str(data)}
+    proc = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -124,9 +109,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+    """User + system CPU time so far of a process and its children (uvicorn's worker
+    processes), from Linux's /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 class Phase:
@@ -214,6 +202,9 @@ def main() -> None:
         default=[1.0, 0.5, 0.25, 0.0],
         help="seconds per decision per annotator, one phase each (0: flat out)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (curator serve: 1)"
+    )
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="curator-queue-")) / "data"
     data.mkdir()
@@ -221,7 +212,7 @@ def main() -> None:
     start = time.perf_counter()
     pid, cid = populate(settings, args.images, args.users)
     print(f"{args.images:,} images inserted in {time.perf_counter() - start:.1f} s")
-    proc, base = serve(data)
+    proc, base = serve(data, args.workers)
     tokens = []
     with httpx.Client(base_url=base, timeout=60) as client:
         for n in range(args.users):

@@ -126,3 +126,48 @@ def test_second_start_does_not_recreate_admin_or_print_a_password(tmp_path: Path
         else:
             assert "Created user admin" not in text
         assert "chosen-by-operator" not in text  # never echo a given secret
+
+
+def test_two_web_workers_share_the_logins_and_stop_together(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = curator_env(data, CURATOR_ADMIN_PASSWORD="chosen-by-operator")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            curator_cmd("serve", "--port", str(port), "--no-worker", "--web-workers", "2"),
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{base}/api/v1/health", proc, log)
+        # uvicorn's supervisor and its two worker processes (under `curator serve`).
+        wait_for(lambda: len(children_of(proc.pid)) >= 3, timeout=60, what="two web workers")
+        family = children_of(proc.pid)
+        token = httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"username": "admin", "password": "chosen-by-operator"},
+        ).json()["access_token"]
+        # New connections land on either process; every one accepts the token, because
+        # tokens live in the database and the secret key in the data dir.
+        for _ in range(20):
+            with httpx.Client(base_url=base) as client:
+                me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+                assert me.status_code == 200, me.text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        wait_for(lambda: not any(alive(p) for p in family), timeout=30, what="workers to exit")
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+def test_the_web_command_asks_uvicorn_for_the_workers() -> None:
+    from app.cli import web_command
+
+    command = web_command("127.0.0.1", 9000, 3)
+    assert command[command.index("--workers") + 1] == "3"
+    assert command[command.index("--port") + 1] == "9000"
