@@ -60,7 +60,3 @@ def latest(session: Session, project_id: int) -> list[Scoring]:
             .order_by(Scoring.created_at.desc())
         )
     )
-
-
-def get(session: Session, project_id: int, strategy: str) -> Scoring | None:
-    return session.get(Scoring, (project_id, strategy))
