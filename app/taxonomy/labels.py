@@ -119,7 +119,8 @@ def _move_references(session: Session, source: Category, target: Category) -> No
 def merge_category(
     session: Session, project: Project, category: Category, into_id: int
 ) -> Category:
-    """Fold ``category`` into ``into_id``: labels, examples and children move, then it goes."""
+    """Fold ``category`` into ``into_id``: labels, examples and children move, then it
+    goes; same-named children are merged too (the whole request rolls back on an error)."""
     service.check_writable(project)
     tree = service.load_tree(session, project)
     if into_id == category.id:
@@ -132,32 +133,36 @@ def merge_category(
             f"{into.name!r} is inside {category.name!r}; merge it the other way round, "
             "or move it out first."
         )
-    children = tree.children.get(category.id, [])
+    _fold(session, tree, category, into)
+    return into
+
+
+def _fold(session: Session, tree: Tree, category: Category, into: Category) -> None:
+    """Move ``category``'s labels and children into ``into``, then delete it. A child
+    named like one of ``into``'s own children is folded into that one, recursively:
+    merging "hound" into "dog" when both have "labrador" leaves one "labrador"."""
     # The merged category itself leaves ``into``'s children: its name is free again.
-    taken = {
-        name_key(c.name): c.name for c in tree.children.get(into.id, []) if c.id != category.id
-    }
-    clashes = sorted(taken[k] for k in (name_key(c.name) for c in children) if k in taken)
-    if clashes:
-        raise Conflict(
-            f"{into.name!r} already has sub-categories named {', '.join(map(repr, clashes))}; "
-            "rename or merge those first."
-        )
+    twins = {name_key(c.name): c for c in tree.children.get(into.id, []) if c.id != category.id}
+    children = tree.children.get(category.id, [])
+    moving = [c for c in children if name_key(c.name) not in twins]
     # The children keep their sub-trees, now one level below ``into``.
-    if children and len(tree.path(into)) + tree.height(category.id) - 1 > service.MAX_DEPTH:
+    deepest = max((tree.height(c.id) for c in moving), default=0)
+    if moving and len(tree.path(into)) + deepest > service.MAX_DEPTH:
         raise InvalidInput(f"into_id: the tree would be deeper than {service.MAX_DEPTH} levels.")
+    for child in children:
+        if (twin := twins.get(name_key(child.name))) is not None:
+            _fold(session, tree, child, twin)
     # Free its sibling key first: a child may take its name under the same parent.
     category.sibling_key = f"merging/{category.id}"
     session.flush()
     last = max((c.position for c in tree.children.get(into.id, [])), default=-1)
-    for i, child in enumerate(children, start=last + 1):
+    for i, child in enumerate(moving, start=last + 1):
         child.parent_id = into.id
         child.sibling_key = service.sibling_key(into.id, child.name)
         child.position = i
     session.flush()
     _move_references(session, category, into)
     _delete(session, tree, category)
-    return into
 
 
 def delete_category(

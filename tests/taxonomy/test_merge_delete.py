@@ -90,13 +90,40 @@ def test_merge_refuses_bad_targets(
     assert (history(db), states(db), ids(api, pid)) == before
 
 
-def test_merge_refuses_clashing_child_names(api: TestClient, pid: int) -> None:
+def test_merge_folds_same_named_children_together_recursively(
+    api: TestClient, pid: int, db: Session
+) -> None:
     c = ids(api, pid)
-    api.post(f"/api/v1/projects/{pid}/categories", json={"name": "Wine", "parent_id": c["cup"]})
+
+    def add(name: str, parent: int) -> int:
+        made = api.post(
+            f"/api/v1/projects/{pid}/categories", json={"name": name, "parent_id": parent}
+        )
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
+    cup_wine = add("Wine", c["cup"])
+    cup_red = add("red", cup_wine)
+    add("red", c["glass/wine"])
+    add("white", c["glass/wine"])
+    before_history, before = history(db), states(db)
+
     resp = api.post(f"/api/v1/categories/{c['glass']}/merge", json={"into_id": c["cup"]})
-    assert resp.status_code == 409
-    assert "'Wine'" in resp.json()["detail"]
-    assert "glass" in ids(api, pid)
+    assert resp.status_code == 200, resp.text
+    after = ids(api, pid)
+    # One "Wine" and one "red": the glass side folded into the cup side, the rest moved.
+    assert sorted(after) == ["cup", "cup/Wine", "cup/Wine/red", "cup/Wine/white", "cup/beer"]
+    assert (after["cup/Wine"], after["cup/Wine/red"]) == (cup_wine, cup_red)
+    moved = {c["glass"]: c["cup"], c["glass/wine"]: cup_wine}
+    assert states(db)["w1.jpg"] == (ImageStatus.labeled, cup_wine)
+    assert states(db)["g1.jpg"] == (ImageStatus.labeled, c["cup"])
+    assert states(db)["b1.jpg"] == (ImageStatus.labeled, c["glass/beer"])  # moved as it is
+    assert history(db) == [(i, moved.get(k, k), r) for i, k, r in before_history]
+    assert states(db) == {f: (st, moved.get(k, k)) for f, (st, k) in before.items()}
+    counts = {
+        x["path"]: x["subtree_count"] for x in api.get(f"/api/v1/projects/{pid}/categories").json()
+    }
+    assert counts["cup"] == 6  # c1, c2, g1, w1, w2, b1
 
 
 def test_merge_and_delete_need_a_manager(
@@ -194,11 +221,8 @@ def test_merging_into_the_parent_frees_the_merged_name(api: TestClient, pid: int
     c = ids(api, pid)
     new = f"/api/v1/projects/{pid}/categories"
     api.post(new, json={"name": "Wine", "parent_id": c["glass/wine"]})
-    beer = api.post(new, json={"name": "beer", "parent_id": c["glass/wine"]}).json()
-    clash = api.post(f"/api/v1/categories/{c['glass/wine']}/merge", json={"into_id": c["glass"]})
-    assert clash.status_code == 409
-    assert "'beer'" in clash.json()["detail"]
-    assert api.delete(f"/api/v1/categories/{beer['id']}").status_code == 204
+    # glass/wine/beer folds into glass/beer; glass/wine/Wine takes the freed name.
+    api.post(new, json={"name": "beer", "parent_id": c["glass/wine"]})
     merged = api.post(f"/api/v1/categories/{c['glass/wine']}/merge", json={"into_id": c["glass"]})
     assert merged.status_code == 200, merged.text
     assert merged.json()["subtree_count"] == 4
