@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from app.auth.models import User
 from tests.conftest import ClientFor, UserFactory
-from tests.labeling.helpers import Setup, arrange, join, label, next_image
+from tests.labeling.helpers import Setup, label, next_image
+from tests.labeling.overlap_helpers import crew
 
 
 @dataclass
@@ -22,14 +23,8 @@ class Team:
 
 
 def team(api_as: ClientFor, admin: User, make_user: UserFactory, images: int = 2) -> Team:
-    s = arrange(api_as(admin), images=images)
-    api = api_as(admin)
-    assert api.patch(f"/api/v1/projects/{s.pid}", json={"overlap_percent": 100}).is_success
-    a, b, m = make_user(), make_user(), make_user()
-    join(api, s.pid, a.username)
-    join(api, s.pid, b.username)
-    join(api, s.pid, m.username, "manager")
-    return Team(s, api_as(a), api_as(b), api_as(m))
+    c = crew(api_as, admin, make_user, images)
+    return Team(c.s, c.first_api, c.second_api, api_as(c.boss))
 
 
 def current(api: TestClient, image_id: int) -> tuple[str, int | None]:
