@@ -18,7 +18,7 @@ from app.openapi import install_openapi
 from app.pages import pages_router
 from app.paths import STATIC_DIR
 from app.web.errors import install_error_handlers
-from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, wrap_outermost
 
 SESSION_COOKIE = "curator_session"
 
@@ -56,13 +56,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.env == "production",
     )
-    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         uploads=UPLOAD_PATHS,
     )
+    wrap_outermost(app, SecurityHeadersMiddleware)
     install_error_handlers(app)
     install_openapi(app)
 

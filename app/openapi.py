@@ -1,4 +1,4 @@
-"""The OpenAPI schema tells the truth about our error bodies.
+"""The OpenAPI schema, which tells the truth about our error bodies, and the /docs page.
 
 Every error is ``{"detail": "<sentence>"}``; validation errors add the structured
 ``errors`` list. FastAPI's default schema says ``detail`` is a list, so it is replaced.
@@ -6,11 +6,13 @@ Every error is ``{"detail": "<sentence>"}``; validation errors add the structure
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
+from starlette.responses import HTMLResponse
 
 
 class ErrorOut(BaseModel):
@@ -63,3 +65,39 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Swagger UI comes from the npm registry at setup, never from a CDN at run time. Its
+# start-up script is a static file that reads this JSON block (a data block is never
+# executed), so the page needs no inline script under the Content-Security-Policy.
+_DOCS_CONFIG = {
+    "url": "/api/v1/openapi.json",
+    "dom_id": "#swagger-ui",
+    "layout": "BaseLayout",
+    "deepLinking": True,
+    "showExtensions": True,
+    "showCommonExtensions": True,
+}
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Curator API</title>
+  <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+  <link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+  <script type="application/json" id="docs-config">{config}</script>
+  <script src="/static/vendor/swagger-ui/swagger-ui-bundle.js" defer></script>
+  <script src="/static/js/docs.js" defer></script>
+</head>
+<body>
+  <div id="swagger-ui"></div>
+</body>
+</html>
+"""
+
+
+def docs_page() -> HTMLResponse:
+    config = json.dumps(_DOCS_CONFIG).replace("<", "\\u003c")
+    return HTMLResponse(_DOCS_PAGE.format(config=config))

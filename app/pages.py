@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.auth.pages import router as auth_pages
 from app.images.pages import router as image_pages
 from app.labeling.pages import router as labeling_pages
+from app.openapi import docs_page
 from app.projects.pages import router as project_pages
 from app.taxonomy.pages import router as taxonomy_pages
 from app.training.pages import router as training_pages
@@ -26,11 +26,4 @@ pages_router.include_router(training_pages)
 
 @pages_router.get("/docs")
 def api_docs(request: Request, _user: PageUser) -> Response:
-    # Swagger UI comes from the npm registry at setup, never from a CDN at run time.
-    return get_swagger_ui_html(
-        openapi_url="/api/v1/openapi.json",
-        title="Curator API",
-        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/favicon.svg",
-    )
+    return docs_page()
