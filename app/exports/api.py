@@ -47,8 +47,10 @@ def export_project(
     seed: Annotated[int, Query(ge=-(2**63), le=2**63 - 1)] = 0,
     images: Annotated[bool, Query(description="csv and coco: include the image files.")] = True,
 ) -> StreamingResponse:
-    """A zip with the project's labeled images (never the rejected) and manifest.json."""
-    project = projects.get_project(session, user, project_id)
+    """A zip with the project's labeled images (never the rejected) and manifest.json.
+
+    The whole dataset leaves with it: only the project's managers (and admins) export."""
+    project = projects.get_managed_project(session, user, project_id)
     options = make_options(format, level, split, ratios, seed, images)
     check_level(load_tree(session, project), options.level)
     name = writers.download_name(project, options)

@@ -34,10 +34,7 @@ class ImageFilter:
 
 def _project_of(session: Session, user: User, project_id: int, missing: str) -> Project:
     """The project a row belongs to, if the user may see it; else the row's own 404."""
-    try:
-        return projects.get_project(session, user, project_id)
-    except NotFound:
-        raise NotFound(missing) from None
+    return projects.get_project(session, user, project_id, missing=missing)
 
 
 def get_image(session: Session, user: User, image_id: int) -> tuple[Project, Image]:

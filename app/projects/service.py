@@ -14,7 +14,8 @@ from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.projects.models import Membership, Project, ProjectRole
 
-STAFF_ROLES = (Role.admin, Role.manager)
+# The global role says what a user may create; only an admin bypasses membership.
+CREATOR_ROLES = (Role.admin, Role.manager)
 _Ts = TypeVarTuple("_Ts")
 
 
@@ -23,7 +24,11 @@ def name_key(name: str) -> str:
 
 
 def can_create_projects(user: User) -> bool:
-    return user.role in STAFF_ROLES
+    return user.role in CREATOR_ROLES
+
+
+def sees_everything(user: User) -> bool:
+    return user.role == Role.admin
 
 
 def _membership(session: Session, project_id: int, user_id: int) -> Membership | None:
@@ -35,12 +40,8 @@ def _membership(session: Session, project_id: int, user_id: int) -> Membership |
 def visible_projects(
     session: Session, user: User, *, include_archived: bool = False
 ) -> list[Project]:
-    """Staff see every project; a labeler sees only the projects they belong to."""
-    query = select(Project).order_by(Project.name_key)
-    if user.role not in STAFF_ROLES:
-        query = query.join(Membership, Membership.project_id == Project.id).where(
-            Membership.user_id == user.id
-        )
+    """An admin sees every project; anyone else only the projects they belong to."""
+    query = only_visible(select(Project), user).order_by(Project.name_key)
     if not include_archived:
         query = query.where(Project.archived_at.is_(None))
     return list(session.scalars(query))
@@ -49,16 +50,23 @@ def visible_projects(
 def only_visible(query: Select[*_Ts], user: User) -> Select[*_Ts]:
     """``query`` (which selects from ``Project``) limited to the projects ``user`` may
     see: a join, so that the lookup and the permission are one query."""
-    if user.role in STAFF_ROLES:
+    if sees_everything(user):
         return query
     return query.join(
         Membership, (Membership.project_id == Project.id) & (Membership.user_id == user.id)
     )
 
 
-def get_project(session: Session, user: User, project_id: int) -> Project:
-    """The project if the user may see it; 404 otherwise, so outsiders learn nothing."""
-    if user.role in STAFF_ROLES:
+def get_project(
+    session: Session, user: User, project_id: int, *, missing: str | None = None
+) -> Project:
+    """The project if the user may see it; 404 otherwise, so outsiders learn nothing.
+
+    ``missing`` is the message when the project was reached through one of its rows (a
+    category, an image, a run): the 404 names that row, never the project, so that it
+    reads the same whether the row does not exist or belongs to a hidden project.
+    """
+    if sees_everything(user):
         project = session.get(Project, project_id)
     else:
         # One query, not two: every labeling call starts here.
@@ -66,21 +74,25 @@ def get_project(session: Session, user: User, project_id: int) -> Project:
             only_visible(select(Project), user).where(Project.id == project_id)
         )
     if project is None:
-        raise NotFound(f"No project with id {project_id}.")
+        raise NotFound(missing or f"No project with id {project_id}.")
     return project
 
 
 def can_manage(session: Session, user: User, project: Project) -> bool:
-    if user.role in STAFF_ROLES:
+    if sees_everything(user):
         return True
     member = _membership(session, project.id, user.id)
     return member is not None and member.role == ProjectRole.manager
 
 
-def get_managed_project(session: Session, user: User, project_id: int) -> Project:
-    project = get_project(session, user, project_id)
+def get_managed_project(
+    session: Session, user: User, project_id: int, *, missing: str | None = None
+) -> Project:
+    """The project if the user manages it: 404 for outsiders (as ``get_project``), 403 for
+    a member who only labels."""
+    project = get_project(session, user, project_id, missing=missing)
     if not can_manage(session, user, project):
-        raise Forbidden("Only admins, managers and this project's own managers can change it.")
+        raise Forbidden("Only this project's managers can do this; you label in it.")
     return project
 
 

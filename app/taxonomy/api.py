@@ -63,10 +63,23 @@ def _one_out(session: Session, project: Project, category: Category) -> Category
     return _out(service.node_of(tree, category), labels.subtree_counts(session, project, tree))
 
 
+def _missing(category_id: int) -> str:
+    return f"No category with id {category_id}."
+
+
+def _visible_category(session: Session, user: User, category_id: int) -> tuple[Project, Category]:
+    category = service.get_category(session, category_id)
+    # Outsiders get the same 404 as for a missing category, which never names the project.
+    missing = _missing(category_id)
+    return projects.get_project(session, user, category.project_id, missing=missing), category
+
+
 def _managed_category(session: Session, user: User, category_id: int) -> tuple[Project, Category]:
     category = service.get_category(session, category_id)
-    # Outsiders get the same 404 as for a missing category (get_project inside).
-    return projects.get_managed_project(session, user, category.project_id), category
+    missing = _missing(category_id)
+    return projects.get_managed_project(
+        session, user, category.project_id, missing=missing
+    ), category
 
 
 @router.post("/projects/{project_id}/categories", response_model=CategoryOut, status_code=201)
@@ -87,8 +100,7 @@ def list_categories(project_id: Id, session: SessionDep, user: ApiUser) -> list[
 
 @router.get("/categories/{category_id}", response_model=CategoryOut)
 def get_category(category_id: Id, session: SessionDep, user: ApiUser) -> CategoryOut:
-    category = service.get_category(session, category_id)
-    project = projects.get_project(session, user, category.project_id)
+    project, category = _visible_category(session, user, category_id)
     return _one_out(session, project, category)
 
 
@@ -138,8 +150,7 @@ def _examples_out(session: Session, category_id: int) -> ExamplesOut:
 
 @router.get("/categories/{category_id}/examples", response_model=ExamplesOut)
 def list_examples(category_id: Id, session: SessionDep, user: ApiUser) -> ExamplesOut:
-    category = service.get_category(session, category_id)
-    projects.get_project(session, user, category.project_id)
+    _, category = _visible_category(session, user, category_id)
     return _examples_out(session, category.id)
 
 

@@ -80,5 +80,6 @@ def download_model(
     settings: SettingsDep,
     format: ExportFormat = "onnx",
 ) -> StreamingResponse:
-    run = service.get_run(session, user, run_id)
+    """The trained model: for the project's managers (and admins) only, like an export."""
+    run = service.get_managed_run(session, user, run_id)
     return download.model_zip(settings, run, format)

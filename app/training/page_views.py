@@ -39,7 +39,7 @@ def run_in_project(
     project = projects.get_project(session, user, project_id)
     run = session.get(TrainingRun, run_id)
     if run is None or run.project_id != project.id:
-        raise NotFound(f"No training run with id {run_id} in this project.")
+        raise NotFound(f"No training run with id {run_id}.")
     return project, run
 
 

@@ -237,13 +237,16 @@ def compare_page(
 def _run_context(
     session: Session, user: User, project: Project, run: TrainingRun
 ) -> dict[str, Any]:
+    manager = projects.can_manage(session, user, project)
     return {
         "project": project,
         "run": run,
         "row": page_views.run_row(run),
         "mode_label": page_views.MODE_LABELS[run.mode],
         "level_label": page_views.level_text(run.level),
-        "can_manage": projects.can_manage(session, user, project) and not project.archived,
+        "can_manage": manager and not project.archived,
+        # An archived project's models stay downloadable; labelers never get them.
+        "can_download": manager,
         "parameters": page_views.parameters(run),
         "report": page_views.report_lines(run),
         "classes": page_views.class_scores(run),

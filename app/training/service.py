@@ -69,13 +69,16 @@ def start_run(
 
 def get_run(session: Session, user: User, run_id: int) -> TrainingRun:
     run = session.get(TrainingRun, run_id)
+    missing = f"No training run with id {run_id}."
     if run is None:
-        raise NotFound(f"No training run with id {run_id}.")
-    get_project(session, user, run.project_id)  # 404 for someone outside the project
+        raise NotFound(missing)
+    # Someone outside the project gets the very same 404, which never names the project.
+    get_project(session, user, run.project_id, missing=missing)
     return run
 
 
 def get_managed_run(session: Session, user: User, run_id: int) -> TrainingRun:
+    """The run if the user manages its project: 404 for outsiders, 403 for its labelers."""
     run = get_run(session, user, run_id)
     get_managed_project(session, user, run.project_id)
     return run

@@ -102,8 +102,13 @@ def test_labelers_see_only_their_projects(
     assert hidden.json() == lena.get("/api/v1/projects/424242").json() | {
         "detail": f"No project with id {other}."
     }
-    staff = api_as(make_user(Role.manager))
-    assert {p["name"] for p in staff.get("/api/v1/projects").json()} == {"Mine", "Other"}
+    # A global manager is no exception: they see the projects they belong to.
+    mona = make_user(Role.manager, "mona")
+    staff = api_as(mona)
+    assert staff.get("/api/v1/projects").json() == []
+    api.post(f"/api/v1/projects/{other}/members", json={"username": "mona", "role": "manager"})
+    assert [p["name"] for p in staff.get("/api/v1/projects").json()] == ["Other"]
+    assert {p["name"] for p in api.get("/api/v1/projects").json()} == {"Mine", "Other"}
 
 
 def test_members_conflict_unknown_user_and_remove(

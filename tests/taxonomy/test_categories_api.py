@@ -198,7 +198,10 @@ def test_who_may_see_and_edit_the_taxonomy(
     assert lena.delete(f"/api/v1/categories/{glass['id']}").status_code == 403
     new = lena.post(f"/api/v1/projects/{pid}/categories", json={"name": "y"})
     assert new.status_code == 403
+    # A global manager outside the project sees nothing either; as its manager, they edit.
     mona = api_as(manager)
+    assert mona.patch(f"/api/v1/categories/{glass['id']}", json={"name": "x"}).status_code == 404
+    api.post(f"/api/v1/projects/{pid}/members", json={"username": "mona", "role": "manager"})
     assert mona.patch(f"/api/v1/categories/{glass['id']}", json={"name": "x"}).status_code == 200
 
 
