@@ -21,36 +21,9 @@ from tests.support.processes import (
     wait_for,
     wait_http_ok,
 )
+from tests.workers.proc_tree import alive, children_of
 
 pytestmark = pytest.mark.slow
-
-
-def children_of(pid: int) -> set[int]:
-    """Every live descendant of ``pid`` (from /proc, no extra dependency)."""
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        parent = frontier.pop()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == parent and int(entry.name) not in found:
-                found.add(int(entry.name))
-                frontier.add(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_serve_runs_web_and_worker_and_stops_both_on_ctrl_c(tmp_path: Path) -> None:
