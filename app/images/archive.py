@@ -30,6 +30,7 @@ _ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar"
 _NESTED = "nested archives are not imported; unpack it first"
 _UNSAFE = "unsafe path: it is absolute or uses '..'"
 _JUNK_NAMES = frozenset({".ds_store", "thumbs.db"})  # compared lower-cased, like the OSes do
+_MANIFEST = "manifest.json"  # app.exports.manifest writes it into every export
 # Only stored and deflate: for those zipfile bounds what one read() inflates. bzip2 and LZMA
 # data go to a decompressor without an output limit, and 4 KiB of bzip2 inflates to gigabytes
 # inside a single call, before any cap of ours can act.
@@ -93,7 +94,9 @@ def iter_zip(
     """The entries of a zip in a seekable binary file, checked; see the module docstring.
 
     A generator: every `ArchiveError` comes from iterating, never from the call itself.
-    Directories and OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `._*`) are skipped.
+    Directories and OS junk (`__MACOSX/`, `.DS_Store`, `Thumbs.db`, `._*`) are skipped, and
+    so are an export's `manifest.json` and the labels files at the root (`iter_sidecars`
+    reads those).
     """
     try:
         archive = zipfile.ZipFile(file)
@@ -123,7 +126,7 @@ def iter_zip(
             if path is None:
                 yield MemberError(_printable(info.filename), _UNSAFE)
                 continue
-            if _is_junk(path):
+            if _is_junk(path) or _is_metadata(path) or is_labels_file(path):
                 continue
             name = _printable(path)
             problem = _refusal(info, path, limits)
@@ -156,6 +159,55 @@ def _safe_path(path: str) -> str | None:
     if not parts or any(not part.strip(". ") for part in parts):
         return None
     return "/".join(parts)
+
+
+def iter_sidecars(
+    file: BinaryIO, limits: ArchiveLimits, max_bytes: int
+) -> Iterator[Member | MemberError]:
+    """The files beside the images at the root of a zip: the labels files (see
+    `is_labels_file`) and an export's manifest.json, checked like any entry.
+
+    Yields nothing for a zip that cannot be read: `iter_zip` reports that. Leaves ``file``
+    wherever reading left it.
+    """
+    try:
+        archive = zipfile.ZipFile(file)
+    except _UNREADABLE:
+        return
+    capped = ArchiveLimits(limits.max_members, max_bytes, limits.max_total_bytes, limits.max_ratio)
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > limits.max_members:
+            return
+        for info in infos:
+            path = _safe_path(info.filename.replace("\\", "/"))
+            if path is None or info.filename.endswith(("/", "\\")):
+                continue
+            if not is_labels_file(path) and path.lower() != _MANIFEST:
+                continue
+            name = _printable(path)
+            problem = _refusal(info, path, capped)
+            if problem is None:
+                try:
+                    data = _read_capped(archive, info, max_bytes + 1)
+                except _UNREADABLE:
+                    problem = "the entry is corrupt and cannot be read"
+                else:
+                    problem = _refusal_of_data(info, data, capped)
+            yield Member(name, data) if problem is None else MemberError(name, problem)
+
+
+def is_labels_file(path: str) -> bool:
+    """A labels file beside the images: a CSV export's labels.csv or a COCO json, at the root."""
+    lower = path.lower()
+    if "/" in path or lower == _MANIFEST:
+        return False
+    return lower == "labels.csv" or lower.endswith(".json")
+
+
+def _is_metadata(path: str) -> bool:
+    """What our export writes beside the images that is no image and labels nothing."""
+    return path.rsplit("/", 1)[-1].lower() == _MANIFEST
 
 
 def _is_junk(path: str) -> bool:

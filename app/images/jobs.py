@@ -43,7 +43,8 @@ from app.images.ingest import (
 from app.images.models import BatchStatus, Image, ImportBatch
 from app.images.recorder import Recorder
 from app.images.storage import ImageStore
-from app.images.uploads import add_categories, finish, staging_dir
+from app.images.upload_labels import UploadLabels
+from app.images.uploads import add_paths, finish, staging_dir
 from app.projects.models import Project
 
 CHUNK_TASK = "curator.images.chunk"
@@ -93,9 +94,12 @@ def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int
     recorder = Recorder(session, batch, batch.created_by_id)
     categories: dict[LabelPath, int | str] = {}
     plan_items: list[tuple[str, str]] = []
+    plan_labels: list[LabelPath | None] = []  # decided here: a zip's labels file comes last
     failed: list[tuple[Outcome, LabelPath | None]] = []
     for n, name in enumerate(names):
         with (folder / f"upload-{n}").open("rb") as upload:
+            labels = UploadLabels.read(name, upload, limits.archive, batch.labels_from_folders)
+            failed += [(f, None) for f in labels.errors]
             for entry in expand(name, upload, limits):
                 if isinstance(entry, Failed):
                     failed.append((entry, None))
@@ -103,14 +107,20 @@ def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int
                 staged = f"item-{len(plan_items)}"
                 (folder / staged).write_bytes(entry.data)
                 plan_items.append((staged, entry.name))
+                sha256 = hashlib.sha256(entry.data).hexdigest()
+                plan_labels.append(labels.label(entry.name, sha256))
+            failed += [(f, None) for f in labels.leftovers()]
         (folder / f"upload-{n}").unlink()  # its entries are staged; free the space
-    if batch.labels_from_folders:
-        add_categories(session, project, categories, [name for _, name in plan_items])
+    add_paths(session, project, categories, plan_labels)
     recorder.record(failed)
     batch.total = len(plan_items) + len(failed)
     _plan_path(ctx.settings, batch.id).write_text(
         json.dumps(
-            {"items": plan_items, "categories": [[list(k), v] for k, v in categories.items()]}
+            {
+                "items": plan_items,
+                "labels": [list(p) if p else None for p in plan_labels],
+                "categories": [[list(k), v] for k, v in categories.items()],
+            }
         )
     )
     return len(plan_items)
@@ -138,13 +148,14 @@ def chunk(ctx: JobContext, batch_id: int, start: int, stop: int) -> None:
                 )
             )
         )
-        wanted = batch.labels_from_folders
+        labels: list[LabelPath | None]
+        if "labels" in planned:
+            labels = [tuple(p) if p else None for p in planned["labels"][start:stop]]
+        else:  # planned before plans held labels: the folders' labels, as then
+            labels = [folder_label(e.name) if batch.labels_from_folders else None for e in entries]
         outcomes: list[tuple[Outcome, LabelPath | None]] = [
-            (
-                prepare(e.name, e.data, store, limits.decode, known),
-                folder_label(e.name) if wanted else None,
-            )
-            for e in entries
+            (prepare(e.name, e.data, store, limits.decode, known), label)
+            for e, label in zip(entries, labels, strict=True)
         ]
         Recorder(session, batch, batch.created_by_id, categories).record(outcomes)
         session.commit()

@@ -34,6 +34,20 @@ class LabelItem:
 class Parsed:
     items: list[LabelItem] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line or position, reason)
+    # A COCO file's reasons name their entry ("annotation #3: ..."): its positions are not
+    # lines, and count in three different lists.
+    located: bool = False
+
+    def where(self, line: int) -> str:
+        return f"image #{line}" if self.located else f"line {line}"
+
+    def about(self, item: LabelItem, reason: str) -> str:
+        """A reason concerning one item, as ``errors`` holds it."""
+        return f"{self.where(item.line)}: {reason}" if self.located else reason
+
+    def shown(self, line: int, reason: str) -> str:
+        """An error as one sentence, for a list that has no line numbers of its own."""
+        return reason if self.located else f"{self.where(line)}: {reason}"
 
 
 def decode_text(data: bytes, kind: str) -> str:

@@ -65,7 +65,7 @@ def load(data: bytes) -> dict[str, list[Any]]:
 
 def parse_coco(data: bytes) -> Parsed:
     doc = load(data)
-    out = Parsed()
+    out = Parsed(located=True)
     categories = _categories(doc["categories"], out)
     images = _images(doc["images"], out)
     # image id -> the image and its categories, in order of appearance

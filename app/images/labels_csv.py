@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.images.label_items import MAX_BYTES, LabelPath, Lookup, Parsed
+from app.images.label_items import MAX_BYTES, LabelItem, LabelPath, Lookup, Parsed
 from app.images.labels_coco import looks_like_json, parse_coco
 from app.images.labels_table import parse_csv
 from app.images.models import Image, ImageStatus
@@ -48,7 +48,8 @@ def limit_paths(parsed: Parsed) -> None:
     kept = []
     for item in parsed.items:
         if item.path not in seen and len(seen) >= MAX_PATHS:
-            parsed.errors.append((item.line, f"more than {MAX_PATHS} categories in one file"))
+            reason = parsed.about(item, f"more than {MAX_PATHS} categories in one file")
+            parsed.errors.append((item.line, reason))
             continue
         seen.add(item.path)
         kept.append(item)
@@ -66,18 +67,18 @@ def apply(session: Session, project: Project, user_id: int | None, data: bytes) 
     ):
         lookup.add(image_id, filename, sha256)
     result = CsvResult(errors=parsed.errors)
-    wanted: list[tuple[int, int, LabelPath]] = []
+    wanted: list[tuple[LabelItem, int]] = []
     for item in parsed.items:
         found = lookup.find(item, "this project")
         if isinstance(found, str):
-            result.errors.append((item.line, found))
+            result.errors.append((item.line, parsed.about(item, found)))
         else:
-            wanted.append((item.line, found, item.path))
-    categories = ensure_paths(session, project, {path for _, _, path in wanted})
-    for line, image_id, path in wanted:
-        category = categories[path]
+            wanted.append((item, found))
+    categories = ensure_paths(session, project, {item.path for item, _ in wanted})
+    for item, image_id in wanted:
+        category = categories[item.path]
         if isinstance(category, str):
-            result.errors.append((line, category))
+            result.errors.append((item.line, parsed.about(item, category)))
             continue
         image = session.get_one(Image, image_id)
         if image.status is ImageStatus.labeled and image.category_id == category:

@@ -30,6 +30,7 @@ from app.images.ingest import Failed, LabelPath, Limits, Outcome, expand, folder
 from app.images.models import BatchStatus, Image, ImportBatch
 from app.images.recorder import Recorder, Summary
 from app.images.storage import ImageStore
+from app.images.upload_labels import UploadLabels
 from app.projects.models import Project
 from app.tasks import enqueue_after_commit
 from app.taxonomy.transfer import ensure_paths
@@ -115,22 +116,35 @@ def import_now(
     categories: dict[LabelPath, int | str] = {}
     recorder = Recorder(session, batch, user_id, categories)
     known = known_hashes(session, project.id)
-    entries = (e for u in uploads for e in expand(u.filename, u.file, limits))
-    # In groups, so that only one group of decoded files is held at a time.
-    while group := list(itertools.islice(entries, _GROUP)):
-        if labels_from_folders:
-            add_categories(session, project, categories, [e.name for e in group])
-        items: list[tuple[Outcome, LabelPath | None]] = []
-        for e in group:
-            if isinstance(e, Failed):
-                items.append((e, None))
-                continue
-            outcome = prepare(e.name, e.data, store, limits.decode, known)
-            items.append((outcome, folder_label(e.name) if labels_from_folders else None))
-        summary.extend(recorder.record(items))
+    for upload in uploads:
+        labels = UploadLabels.read(
+            upload.filename, upload.file, limits.archive, labels_from_folders
+        )
+        summary.extend(record_failures(recorder, labels.errors))
+        entries = expand(upload.filename, upload.file, limits)
+        # In groups, so that only one group of decoded files is held at a time.
+        while group := list(itertools.islice(entries, _GROUP)):
+            items: list[tuple[Outcome, LabelPath | None]] = []
+            for e in group:
+                if isinstance(e, Failed):
+                    items.append((e, None))
+                    continue
+                outcome = prepare(e.name, e.data, store, limits.decode, known)
+                label = (
+                    None if isinstance(outcome, Failed) else labels.label(e.name, outcome.sha256)
+                )
+                items.append((outcome, label))
+            add_paths(session, project, categories, [label for _, label in items])
+            summary.extend(recorder.record(items))
+        summary.extend(record_failures(recorder, labels.leftovers()))
     duplicates.group_new_images(session, project.id, settings.near_duplicate_distance)
     finish(session, batch, celery)
     return batch, summary
+
+
+def record_failures(recorder: Recorder, failures: Sequence[Failed]) -> Summary:
+    """Errors that are no file of the upload: a labels file's bad rows."""
+    return recorder.record([(f, None) for f in failures]) if failures else Summary()
 
 
 def known_hashes(session: Session, project_id: int) -> set[str]:
@@ -142,9 +156,19 @@ def add_categories(
     session: Session, project: Project, categories: dict[LabelPath, int | str], names: list[str]
 ) -> None:
     """Resolve (creating where missing) the folder categories of these files not yet seen."""
-    paths = {p for name in names if (p := folder_label(name)) and p not in categories}
-    if paths:
-        categories.update(ensure_paths(session, project, paths))
+    add_paths(session, project, categories, [folder_label(name) for name in names])
+
+
+def add_paths(
+    session: Session,
+    project: Project,
+    categories: dict[LabelPath, int | str],
+    paths: Sequence[LabelPath | None],
+) -> None:
+    """Resolve (creating where missing) the categories of these paths not yet seen."""
+    new = {p for p in paths if p and p not in categories}
+    if new:
+        categories.update(ensure_paths(session, project, new))
 
 
 def finish(session: Session, batch: ImportBatch, celery: Celery | None = None) -> None:
