@@ -17,6 +17,7 @@ from app.auth.models import Role
 from app.config import Settings, SettingsError, load_settings
 from app.exports.cli import export_command
 from app.images.cli import import_command
+from app.ops.cli import backup_command, restore_command
 from app.validation import Password, Username
 
 cli = typer.Typer(help="Curator: curate image training sets.", no_args_is_help=True)
@@ -240,6 +241,8 @@ def healthcheck(
 # Commands with their own module, so this file stays the process-level ones.
 cli.command("import")(import_command)
 cli.command("export")(export_command)
+cli.command("backup")(backup_command)
+cli.command("restore")(restore_command)
 
 
 def main() -> None:
