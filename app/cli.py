@@ -18,6 +18,7 @@ from app.config import Settings, SettingsError, load_settings
 from app.exports.cli import export_command
 from app.images.cli import import_command
 from app.ops.cli import backup_command, restore_command
+from app.ops.gc_cli import gc_at_start, gc_command
 from app.validation import Password, Username
 
 cli = typer.Typer(help="Curator: curate image training sets.", no_args_is_help=True)
@@ -168,6 +169,8 @@ def serve(
     if run_migrations:
         _migrate(settings)
     _bootstrap_admin(settings)
+    # Orphans of a crash (files written, rows never committed); young ones are kept.
+    gc_at_start(settings)
     commands = {"web": web_command(host, port, web_workers)}
     if worker:
         commands["worker"] = [sys.executable, "-m", "app.cli", "worker"]
@@ -243,6 +246,7 @@ cli.command("import")(import_command)
 cli.command("export")(export_command)
 cli.command("backup")(backup_command)
 cli.command("restore")(restore_command)
+cli.command("gc")(gc_command)
 
 
 def main() -> None:

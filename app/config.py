@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         description="How long `queue/next` holds an image for one labeler before it returns "
         "to the pool.",
     )
+    gc_min_age: int = Field(
+        3600,
+        ge=60,
+        description="Age, seconds, before a file no row names counts as an orphan that "
+        "`curator gc` and the start of `curator serve` remove: a younger one may belong to "
+        "an import still running.",
+    )
     ml_device: str = Field(
         "auto",
         pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",

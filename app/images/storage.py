@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import suppress
 from pathlib import Path
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -49,6 +50,10 @@ class ImageStore:
 
     def _write_once(self, path: Path, data: bytes) -> None:
         if path.exists():
+            # Reused content is made young again, so that `curator gc` leaves it to the
+            # import that is about to name it even if no row named it until now.
+            with suppress(OSError):
+                os.utime(path)
             return
         if path.parent not in self._folders:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -13,6 +14,7 @@ import pytest
 
 from app.broker import PING_TASK, make_celery
 from app.config import Settings
+from app.images.storage import ImageStore
 from tests.support.processes import (
     REPO,
     curator_cmd,
@@ -96,9 +98,19 @@ def test_a_killed_web_server_comes_back_and_serves_again(tmp_path: Path) -> None
     base = f"http://127.0.0.1:{port}"
     # Two web processes: uvicorn's own workers outlive a kill -9 of their parent and keep
     # the port unless the supervisor ends them too.
+    # Files a crash left behind: the start removes the old one, keeps the young one.
+    store = ImageStore(tmp_path / "data")
+    old_orphan = store.original_path("ab" + "0" * 62)
+    young_orphan = store.original_path("cd" + "0" * 62)
+    for path in (old_orphan, young_orphan):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"left by a crash")
+    os.utime(old_orphan, (time.time() - 7200,) * 2)
     proc, log = _serve(tmp_path, port, "--no-worker", "--web-workers", "2")
     try:
         wait_http_ok(f"{base}/api/v1/health", proc, log)
+        assert not old_orphan.exists()
+        assert young_orphan.exists()
         wait_for(lambda: len(children_of(proc.pid)) >= 3, timeout=60, what="two web workers")
         web = direct_child(proc.pid, "uvicorn")
         assert web is not None
@@ -127,4 +139,6 @@ def test_a_killed_web_server_comes_back_and_serves_again(tmp_path: Path) -> None
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-    assert "web was killed by SIGKILL; restarting it in 1 s" in log.read_text()
+    text = log.read_text()
+    assert "web was killed by SIGKILL; restarting it in 1 s" in text
+    assert "Removed 1 orphan files (15 bytes) that no row names." in text
