@@ -8,8 +8,9 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from app.auth.deps import ApiUser
+from app.background.outbox import queued_message
 from app.db import SessionDep
-from app.images import duplicates, jobs, labels_csv, service, uploads
+from app.images import duplicates, labels_csv, service, uploads
 from app.images.decode import NEEDS_DISPLAY
 from app.images.models import Image, ImageStatus, ImportBatch
 from app.images.schemas import (
@@ -77,7 +78,13 @@ def job_detail(session: SessionDep, batch: ImportBatch) -> ImportJobDetail:
 )
 def upload_images(
     project_id: Id,
-    files: Annotated[list[UploadFile], File(description="Images, or zips of images.")],
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="Images, or zips of images. A labels file at a zip's root (an "
+            "export's labels.csv, or a COCO json such as annotations.json) labels its images."
+        ),
+    ],
     session: SessionDep,
     user: ApiUser,
     settings: SettingsDep,
@@ -116,6 +123,7 @@ def upload_images(
             errors=[],
             batch_id=batch.id,
             job=ImportJobOut.model_validate(batch),
+            message=queued_message(batch),
         )
     batch, summary = uploads.import_now(
         session,
@@ -209,19 +217,13 @@ def _stored(path: Path, mime: str) -> FileResponse:
 
 
 @router.get("/projects/{project_id}/imports", response_model=list[ImportJobOut])
-def list_imports(
-    project_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
-) -> list[ImportBatch]:
+def list_imports(project_id: Id, session: SessionDep, user: ApiUser) -> list[ImportBatch]:
     project = projects.get_project(session, user, project_id)
-    jobs.reap_stale(session, settings.job_stale_after)
     return service.list_batches(session, project.id, limit=100)
 
 
 @router.get("/imports/{batch_id}", response_model=ImportJobDetail)
-def get_import(
-    batch_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
-) -> ImportJobDetail:
-    jobs.reap_stale(session, settings.job_stale_after)
+def get_import(batch_id: Id, session: SessionDep, user: ApiUser) -> ImportJobDetail:
     batch = service.get_batch(session, user, batch_id)[1]
     session.refresh(batch)
     return job_detail(session, batch)
@@ -258,11 +260,22 @@ def keep_duplicate(
 @router.post("/projects/{project_id}/labels-csv", response_model=LabelsCsvResult)
 def upload_labels_csv(
     project_id: Id,
-    file: Annotated[UploadFile, File(description="CSV rows: filename,category_path")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="A labels file: CSV rows filename,category_path; a CSV export's "
+            "labels.csv (matched on its sha256 column); or a COCO json (images, annotations, "
+            "categories; matched on sha256 where given, else file_name)."
+        ),
+    ],
     session: SessionDep,
     user: ApiUser,
 ) -> LabelsCsvResult:
-    """Label images already imported; categories are created from the paths."""
+    """Label images already imported; categories are created from the paths.
+
+    Each error names its CSV line; for a COCO json, `line` is the entry's position in its
+    list, and the error says which list ("annotation #3: ...").
+    """
     project = projects.get_managed_project(session, user, project_id)
     # One byte over the limit is enough for apply() to refuse it.
     data = file.file.read(labels_csv.MAX_BYTES + 1)

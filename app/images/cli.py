@@ -28,8 +28,9 @@ def import_command(
         typer.Option(
             exists=True,
             dir_okay=False,
-            help="Then apply labels from a CSV: "
-            "filename,category_path (filename as imported, relative to DIR).",
+            help="Then apply labels from a file: CSV rows filename,category_path (filename "
+            "as imported, relative to DIR), an export's labels.csv (matched on sha256), "
+            "or a COCO json.",
         ),
     ] = None,
     user: Annotated[
@@ -104,8 +105,8 @@ def import_command(
                 f"Labels from {labels_csv.name}: {result.applied} applied, "
                 f"{result.unchanged} unchanged, {len(result.errors)} errors."
             )
-            for line, error in result.errors[:20]:
-                err_console.print(f"  [red]line {line}[/]: {error}")
+            for message in result.messages()[:20]:
+                err_console.print(f"  [red]{message}[/]")
     except DomainError as exc:
         err_console.print(f"[bold red]Error:[/] {exc.detail}")
         raise typer.Exit(1) from None

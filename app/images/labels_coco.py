@@ -39,7 +39,15 @@ class _Image:
 
 
 def looks_like_json(data: bytes) -> bool:
-    return data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    """An object, or an array that parses: a CSV's first file name may start with "["."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head != b"[":
+        return head == b"{"
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def load(data: bytes) -> dict[str, list[Any]]:

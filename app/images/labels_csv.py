@@ -35,6 +35,10 @@ class CsvResult:
     applied: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line or position, reason)
+    located: bool = False  # the reasons name their entry (COCO): the numbers are no lines
+
+    def messages(self) -> list[str]:
+        return [e if self.located else f"line {n}: {e}" for n, e in self.errors]
 
 
 def parse(data: bytes) -> Parsed:
@@ -66,7 +70,7 @@ def apply(session: Session, project: Project, user_id: int | None, data: bytes) 
         select(Image.id, Image.filename, Image.sha256).where(Image.project_id == project.id)
     ):
         lookup.add(image_id, filename, sha256)
-    result = CsvResult(errors=parsed.errors)
+    result = CsvResult(errors=parsed.errors, located=parsed.located)
     wanted: list[tuple[LabelItem, int]] = []
     for item in parsed.items:
         found = lookup.find(item, "this project")
