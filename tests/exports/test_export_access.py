@@ -22,8 +22,13 @@ def pid(api: TestClient) -> int:
     return pid
 
 
-def test_members_may_export_and_outsiders_see_nothing(
-    api: TestClient, pid: int, api_as: ClientFor, labeler: User, client: TestClient
+def test_managers_export_labelers_may_not_and_outsiders_see_nothing(
+    api: TestClient,
+    pid: int,
+    api_as: ClientFor,
+    labeler: User,
+    manager: User,
+    client: TestClient,
 ) -> None:
     outsider = api_as(labeler)
     resp = outsider.get(f"/api/v1/projects/{pid}/export")
@@ -31,9 +36,19 @@ def test_members_may_export_and_outsiders_see_nothing(
     assert resp.json()["detail"] == f"No project with id {pid}."
     assert client.get(f"/api/v1/projects/{pid}/export").status_code == 401
     assert api.get("/api/v1/projects/999/export").status_code == 404
+    # A global manager who is not a member is an outsider too.
+    mona = api_as(manager)
+    assert mona.get(f"/api/v1/projects/{pid}/export").status_code == 404
+    # A labeler member labels; the whole dataset is not theirs to take away.
     added = api.post(f"/api/v1/projects/{pid}/members", json={"username": labeler.username})
     assert added.status_code == 201, added.text
-    assert len(export(outsider, pid).namelist()) == 5
+    refused = outsider.get(f"/api/v1/projects/{pid}/export", params={"format": "csv"})
+    assert refused.status_code == 403
+    assert "managers" in refused.json()["detail"]
+    assert "zip" not in refused.headers["content-type"]
+    made = {"username": manager.username, "role": "manager"}
+    assert api.post(f"/api/v1/projects/{pid}/members", json=made).status_code == 201
+    assert len(export(mona, pid).namelist()) == 5
 
 
 @pytest.mark.parametrize(
