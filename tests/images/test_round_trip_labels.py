@@ -6,13 +6,18 @@ form), with real photos; each bad row or entry gets its own error and the good o
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import zipfile
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
+from app.config import Settings
 from tests.conftest import ClientFor, UserFactory, csrf_from
 from tests.images.labels_helpers import (
     CSV_HEAD,
@@ -24,6 +29,7 @@ from tests.images.labels_helpers import (
     post_labels,
     upload,
 )
+from tests.support.processes import curator_cmd, curator_env
 
 
 @pytest.fixture
@@ -275,3 +281,33 @@ def test_only_this_projects_managers_may_apply_labels_files(
     assert labels(db, pid) == {}
     assert api.get(f"/api/v1/projects/{pid}/categories").json() == []
     assert json.loads(data)["annotations"]  # the refused file did name a label
+
+
+@pytest.mark.slow
+def test_curator_import_applies_an_export_csv_and_a_coco_json(
+    api: TestClient, pid: int, photos: Photos, db: Session, settings: Settings, tmp_path: Path
+) -> None:
+    rows = "\n".join(f"p{n}.jpg,{'Asteraceae/daisy' if n % 2 else 'iris'}" for n in range(8))
+    assert post_labels(api, pid, "two-columns.csv", rows.encode()).json()["applied"] == 8
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for n, data in enumerate(photos.files.values()):
+        (folder / f"renamed-{n}.jpg").write_bytes(data)
+    for fmt, sheet in (("csv", "labels.csv"), ("coco", "annotations.json")):
+        resp = api.get(f"/api/v1/projects/{pid}/export", params={"format": fmt, "images": False})
+        assert resp.status_code == 200, resp.text
+        (tmp_path / sheet).write_bytes(zipfile.ZipFile(io.BytesIO(resp.content)).read(sheet))
+        copy = new_project(api, f"From {sheet}")
+        done = subprocess.run(
+            curator_cmd(
+                "import", str(copy), str(folder), "--user", "mona", "--workers", "1",
+                "--labels-csv", str(tmp_path / sheet),
+            ),
+            env=curator_env(settings.data_dir, COLUMNS="200"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert f"Labels from {sheet}: 8 applied, 0 unchanged, 0 errors." in done.stdout
+        assert labels(db, copy) == labels(db, pid)
