@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
 from app.config import Settings
+from app.images.labels_csv import MAX_PATHS, limit_paths, parse
 from tests.conftest import ClientFor, UserFactory, csrf_from
 from tests.images.labels_helpers import (
     CSV_HEAD,
@@ -311,3 +312,14 @@ def test_curator_import_applies_an_export_csv_and_a_coco_json(
         assert done.returncode == 0, done.stderr
         assert f"Labels from {sheet}: 8 applied, 0 unchanged, 0 errors." in done.stdout
         assert labels(db, copy) == labels(db, pid)
+
+
+def test_a_file_naming_more_categories_than_a_taxonomy_may_hold_is_cut_with_errors() -> None:
+    rows = "\n".join(f"p{n}.jpg,family/kind {n}" for n in range(MAX_PATHS + 2))
+    parsed = parse(rows.encode())
+    limit_paths(parsed)
+    assert len(parsed.items) == MAX_PATHS
+    assert parsed.errors == [
+        (MAX_PATHS + 1, f"more than {MAX_PATHS} categories in one file"),
+        (MAX_PATHS + 2, f"more than {MAX_PATHS} categories in one file"),
+    ]
