@@ -12,14 +12,14 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from app.auth.deps import LoginRequired
 from app.auth.models import User
 from app.auth.service import user_for_session
-from app.errors import DomainError, RateLimited, Unauthorized
+from app.errors import DISK_FULL, DomainError, RateLimited, Unauthorized, is_disk_full
 from app.web.templates import render
 
 log = logging.getLogger("curator")
@@ -115,7 +115,21 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
+async def _storage_full(request: Request, exc: Exception) -> Response:
+    """A full disk is the operator's to fix, not a bug: 507 and a sentence, no trace.
+
+    The request's transaction has rolled back; files it wrote before failing have no
+    row and are removed by `curator gc`. Nothing needs resetting once space is back.
+    """
+    if not is_disk_full(exc):
+        raise exc  # any other OSError or database error is unexpected: a 500
+    log.error("Disk full on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(request, 507, DISK_FULL)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if is_disk_full(exc):  # raised outside the routes, e.g. in a middleware
+        return await _storage_full(request, exc)
     log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
         request, 500, "Something went wrong on our side. It has been logged; try again."
@@ -128,4 +142,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OSError, _storage_full)
+    app.add_exception_handler(OperationalError, _storage_full)
     app.add_exception_handler(Exception, _unexpected)
