@@ -52,10 +52,29 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(1, ge=1, le=64, description="Task processes per worker.")
     session_max_age: int = Field(14 * 24 * 3600, ge=60, description="Login session life, seconds.")
     token_ttl: int = Field(7 * 24 * 3600, ge=60, description="API bearer token life, seconds.")
-    login_max_failures: int = Field(
-        5, ge=1, description="Failed logins per username before it is locked for a while."
+    login_free_failures: int = Field(
+        3,
+        ge=1,
+        description="Failed logins for one username from one address before each further "
+        "attempt from there must wait: the first delay, then twice as long each time.",
     )
-    login_lockout: int = Field(900, ge=1, description="Failure window and lockout, seconds.")
+    login_address_free_failures: int = Field(
+        10,
+        ge=1,
+        description="Failed logins from one address, whatever the usernames, before that "
+        "address must wait (slows password spraying).",
+    )
+    login_first_delay: int = Field(1, ge=1, description="First login delay, seconds.")
+    login_max_delay: int = Field(900, ge=1, description="Longest login delay, seconds.")
+    login_failure_window: int = Field(
+        24 * 3600, ge=60, description="How long a failed login counts, seconds."
+    )
+    login_global_failures_per_minute: int = Field(
+        60,
+        ge=1,
+        description="Failed logins per minute across all addresses above which every "
+        "address that has failed waits from its first failure.",
+    )
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest accepted body for forms and JSON, bytes."
     )

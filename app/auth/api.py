@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 
-from app.auth import service
-from app.auth.deps import ApiAdmin, ApiUser
+from app.auth import credentials, service
+from app.auth.deps import ApiAdmin, ApiUser, client_address
 from app.auth.models import User
 from app.auth.schemas import TokenOut, UserCreate, UserOut, UserUpdate
+from app.auth.throttle import policy_from
 from app.db import SessionDep
 from app.settings_dep import SettingsDep
 from app.validation import Id
@@ -19,9 +20,18 @@ router = APIRouter(tags=["auth"])
 @router.post(
     "/auth/token",
     response_model=TokenOut,
-    responses={401: {"description": "Bad credentials"}, 429: {"description": "Locked"}},
+    responses={
+        401: {"description": "Bad credentials"},
+        429: {
+            "description": "Too many failed logins from this address: wait and retry",
+            "headers": {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            },
+        },
+    },
 )
 def create_token(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     username: Annotated[str, Form(min_length=1, max_length=256)],
@@ -32,8 +42,8 @@ def create_token(
         session,
         username,
         password,
-        max_failures=settings.login_max_failures,
-        window=settings.login_lockout,
+        client=client_address(request),
+        policy=policy_from(settings),
     )
     if user is None:
         # Returned, not raised, so the recorded failure commits.
@@ -42,7 +52,7 @@ def create_token(
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = service.issue_token(session, user, settings.token_ttl)
+    token = credentials.issue_token(session, user, settings.token_ttl)
     return TokenOut(access_token=token, expires_in=settings.token_ttl)
 
 

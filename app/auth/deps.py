@@ -9,8 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.auth import service
+from app.auth import credentials
 from app.auth.models import Role, User
+from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
 from app.web.csrf import rotate_csrf_token, verify_csrf_header
@@ -20,9 +21,15 @@ class LoginRequired(Exception):
     """A page needs a logged-in user; the handler redirects to the login page."""
 
 
+# The signed cookie holds only this key's value among credentials: a random secret
+# naming a row of login_sessions, so that deleting the row ends the session.
+SESSION_KEY = "sid"
+
+
 def _session_user(request: Request, session: SessionDep) -> User | None:
-    return service.user_for_session(
-        session, request.session.get("uid"), request.session.get("stamp")
+    settings: Settings = request.app.state.settings
+    return credentials.user_for_session(
+        session, request.session.get(SESSION_KEY), max_age=settings.session_max_age
     )
 
 
@@ -31,7 +38,9 @@ def get_api_user(request: Request, session: SessionDep) -> User:
     if authorization:
         scheme, _, token = authorization.partition(" ")
         user = (
-            service.user_for_token(session, token.strip()) if scheme.lower() == "bearer" else None
+            credentials.user_for_token(session, token.strip())
+            if scheme.lower() == "bearer"
+            else None
         )
         if user is None:
             raise Unauthorized("Invalid or expired token. Get a new one from /api/v1/auth/token.")
@@ -68,12 +77,24 @@ ApiAdmin = Annotated[User, Depends(_require(get_api_user, (Role.admin,)))]
 PageAdmin = Annotated[User, Depends(_require(get_page_user, (Role.admin,)))]
 
 
-def start_login_session(request: Request, user: User) -> None:
+def client_address(request: Request) -> str:
+    """The peer's address. Behind a reverse proxy this is the proxy's, unless uvicorn is
+    told to trust its X-Forwarded-For (FORWARDED_ALLOW_IPS / --forwarded-allow-ips):
+    trusting that header from anyone would let a caller pick its own throttling bucket.
+    """
+    return request.client.host if request.client else "unknown"
+
+
+def start_login_session(request: Request, session: SessionDep, user: User) -> None:
+    settings: Settings = request.app.state.settings
+    # A fresh cookie: whatever a visitor held before logging in (fixation) is dropped.
     request.session.clear()
-    request.session["uid"] = user.id
-    request.session["stamp"] = user.security_stamp
+    request.session[SESSION_KEY] = credentials.start_session(
+        session, user, settings.session_max_age, request.headers.get("user-agent")
+    )
     rotate_csrf_token(request)
 
 
-def end_login_session(request: Request) -> None:
+def end_login_session(request: Request, session: SessionDep) -> None:
+    credentials.end_session(session, request.session.get(SESSION_KEY))
     request.session.clear()

@@ -6,18 +6,21 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from app.auth import service
+from app.auth import credentials, service
 from app.auth.deps import (
     LoginRequired,
     PageAdmin,
+    PageUser,
+    client_address,
     end_login_session,
     get_page_user,
     start_login_session,
 )
 from app.auth.models import Role
 from app.auth.schemas import UserCreate, UserUpdate
+from app.auth.throttle import policy_from
 from app.db import SessionDep
-from app.errors import DomainError
+from app.errors import DomainError, RateLimited
 from app.settings_dep import SettingsDep
 from app.validation import Id
 from app.web.flash import flash
@@ -53,16 +56,18 @@ def login(
             session,
             username,
             password,
-            max_failures=settings.login_max_failures,
-            window=settings.login_lockout,
+            client=client_address(request),
+            policy=policy_from(settings),
         )
-    except DomainError as exc:
-        return render(
+    except RateLimited as exc:
+        page = render(
             request,
             "auth/login.html",
             {"next": target, "error": exc.detail, "username": username},
             status_code=exc.status_code,
         )
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     if user is None:
         return render(
             request,
@@ -70,14 +75,23 @@ def login(
             {"next": target, "error": service.BAD_CREDENTIALS, "username": username},
             status_code=401,
         )
-    start_login_session(request, user)
+    start_login_session(request, session, user)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
-    end_login_session(request)
+def logout(request: Request, session: SessionDep) -> Response:
+    end_login_session(request, session)
     flash(request, "You are logged out.", "info")
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/logout/everywhere")
+def logout_everywhere(request: Request, session: SessionDep, user: PageUser) -> Response:
+    """Ends every session of this user, in every browser, and every API token."""
+    credentials.revoke_all(session, user.id)
+    request.session.clear()
+    flash(request, "You are logged out everywhere, and your API tokens no longer work.", "info")
     return RedirectResponse("/login", status_code=303)
 
 

@@ -1,18 +1,20 @@
-"""Users, credentials, login throttling and API tokens. No HTTP here."""
+"""Users and their passwords: create, change, check. No HTTP here."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth.models import ApiToken, LoginFailure, Role, User
+from app.auth import throttle
+from app.auth.credentials import revoke_all
+from app.auth.models import Role, User
 from app.auth.passwords import dummy_hash, hash_password, verify_password
+from app.auth.throttle import ThrottlePolicy
 from app.db import utcnow
-from app.errors import Conflict, Forbidden, NotFound, RateLimited
+from app.errors import Conflict, Forbidden, NotFound
+from app.names import find_lookalike, lookalike_hint
 
 BAD_CREDENTIALS = "Incorrect username or password."
 ADMIN_USERNAME = "admin"
@@ -52,6 +54,14 @@ def count_users(session: Session) -> int:
 def create_user(session: Session, username: str, password: str, role: Role) -> User:
     if find_user(session, username) is not None:
         raise Conflict(f"A user named {username!r} already exists.")
+    # Usernames are shown in member lists and history: "Lena" and "1ena" would pass
+    # for "lena". Names from before this rule keep working; only new ones are checked.
+    lookalike = find_lookalike(username, session.scalars(select(User.username)))
+    if lookalike is not None:
+        raise Conflict(
+            f"The username {username!r} reads like the existing user {lookalike!r}"
+            f"{lookalike_hint(username)}; choose one that is told apart at a glance."
+        )
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -95,18 +105,13 @@ def update_user(
     if is_active is not None and is_active != user.is_active:
         user.is_active = is_active
         if not is_active:
-            _revoke_credentials(session, user)
+            revoke_all(session, user.id)
     if password is not None:
         user.password_hash = hash_password(password)
-        _revoke_credentials(session, user)
+        # Whoever knew the old password may hold a session or a token made with it.
+        revoke_all(session, user.id)
     session.flush()
     return user
-
-
-def _revoke_credentials(session: Session, user: User) -> None:
-    """Log the user out everywhere: new stamp for sessions, tokens deleted."""
-    user.security_stamp = _new_stamp()
-    session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
 
 
 def ensure_admin(session: Session, password: str | None) -> tuple[User, str] | None:
@@ -117,93 +122,21 @@ def ensure_admin(session: Session, password: str | None) -> tuple[User, str] | N
     return create_user(session, ADMIN_USERNAME, chosen, Role.admin), chosen
 
 
-# Login throttling -----------------------------------------------------------------------
-
-
-def _recent_failures(session: Session, username: str, window: int) -> list[LoginFailure]:
-    since = utcnow() - timedelta(seconds=window)
-    return list(
-        session.scalars(
-            select(LoginFailure)
-            .where(LoginFailure.username == username, LoginFailure.at >= since)
-            .order_by(LoginFailure.at)
-        )
-    )
-
-
 def authenticate(
-    session: Session, username: str, password: str, *, max_failures: int, window: int
+    session: Session, username: str, password: str, *, client: str, policy: ThrottlePolicy
 ) -> User | None:
     """The active user with these credentials, or None after recording the failure.
 
-    Returns rather than raises on bad credentials so the caller's transaction, and with
-    it the recorded failure, still commits. Failures are counted per attempted name
-    (known or not) and, past ``max_failures`` within ``window`` seconds, even a right
-    password is refused until the window ends.
+    Raises RateLimited, before looking at the password, when this client must wait
+    (see app.auth.throttle). Returns rather than raises on bad credentials so the
+    caller's transaction, and with it the recorded failure, still commits.
     """
-    key = username.strip()[:64]
-    failures = _recent_failures(session, key, window)
-    if len(failures) >= max_failures:
-        retry_after = int((failures[0].at + timedelta(seconds=window) - utcnow()).total_seconds())
-        raise RateLimited(
-            "Too many failed attempts for this username. "
-            f"Try again in {max(retry_after // 60, 1)} minute(s).",
-            retry_after=max(retry_after, 1),
-        )
-    user = find_user(session, key)
+    throttle.check(session, username, client, policy)
+    user = find_user(session, username.strip())
     valid = verify_password(password, user.password_hash if user else dummy_hash())
     if user is None or not valid or not user.is_active:
-        session.add(LoginFailure(username=key))
-        # Old failures count for nothing; sweeping them here keeps a flood of guesses at
-        # made-up names from growing the table without bound.
-        session.execute(
-            delete(LoginFailure).where(LoginFailure.at < utcnow() - timedelta(seconds=window))
-        )
+        throttle.record_failure(session, username, client, policy)
         return None
-    session.execute(delete(LoginFailure).where(LoginFailure.username == key))
+    throttle.clear_pair(session, username, client)
     user.last_login_at = utcnow()
-    return user
-
-
-# API tokens -----------------------------------------------------------------------------
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(session: Session, user: User, ttl: int) -> str:
-    token = secrets.token_urlsafe(32)
-    session.add(
-        ApiToken(
-            user_id=user.id, token_hash=_digest(token), expires_at=utcnow() + timedelta(seconds=ttl)
-        )
-    )
-    # Expired tokens are swept here, on the rare path, rather than by a scheduler.
-    session.execute(delete(ApiToken).where(ApiToken.expires_at < utcnow()))
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User | None:
-    if not token or len(token) > 200:
-        return None
-    row = session.execute(
-        select(User, ApiToken.expires_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _digest(token))
-    ).first()
-    if row is None:
-        return None
-    user, expires_at = row
-    if expires_at < utcnow() or not user.is_active:
-        return None
-    return user
-
-
-def user_for_session(session: Session, user_id: object, stamp: object) -> User | None:
-    if not isinstance(user_id, int) or not isinstance(stamp, str):
-        return None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or not secrets.compare_digest(user.security_stamp, stamp):
-        return None
     return user

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app.auth.deps import LoginRequired
+from app.auth.credentials import user_for_session
+from app.auth.deps import SESSION_KEY, LoginRequired
 from app.auth.models import User
-from app.auth.service import user_for_session
 from app.errors import DISK_FULL, DomainError, RateLimited, Unauthorized, is_disk_full
 from app.web.templates import render
 
@@ -35,9 +35,7 @@ def _current_user(request: Request) -> User | None:
         return None
     try:
         with request.app.state.sessionmaker() as session:
-            return user_for_session(
-                session, request.session.get("uid"), request.session.get("stamp")
-            )
+            return user_for_session(session, request.session.get(SESSION_KEY))
     except SQLAlchemyError:
         return None  # the error being shown may be the database itself
 

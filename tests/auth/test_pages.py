@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
+from app.config import Settings
+from app.main import create_app
 from tests.conftest import PASSWORD, ClientFor, csrf_from
 
 
@@ -58,12 +60,25 @@ def test_wrong_password_shows_one_message_and_keeps_the_username(
         assert f'value="{name}"' in resp.text  # type: ignore[attr-defined]
 
 
-def test_login_page_is_rate_limited_too(client: TestClient, labeler: User) -> None:
-    for _ in range(5):
-        login(client, "lena", "bad-password")
-    resp = login(client, "lena", PASSWORD)
-    assert resp.status_code == 429  # type: ignore[attr-defined]
-    assert "Too many failed attempts" in resp.text  # type: ignore[attr-defined]
+@pytest.mark.parametrize(("first_delay", "said"), [(60, "{} seconds"), (600, "10 minutes")])
+def test_login_page_says_how_long_to_wait_after_repeated_failures(
+    settings: Settings, labeler: User, first_delay: int, said: str
+) -> None:
+    # A first delay long enough that "at once" is within it on the slowest machine.
+    app = create_app(settings.model_copy(update={"login_first_delay": first_delay}))
+    with TestClient(app, follow_redirects=False) as client:
+        for _ in range(3):
+            assert login(client, "lena", "bad-password").status_code == 401  # type: ignore[attr-defined]
+        resp = login(client, "lena", PASSWORD)
+        assert resp.status_code == 429  # type: ignore[attr-defined]
+        wait = int(resp.headers["retry-after"])  # type: ignore[attr-defined]
+        assert first_delay - 5 < wait <= first_delay
+        message = f"Too many failed logins. Wait {said.format(wait)} before trying again."
+        assert message in resp.text  # type: ignore[attr-defined]
+        assert 'role="alert"' in resp.text  # type: ignore[attr-defined]
+        assert 'value="lena"' in resp.text  # type: ignore[attr-defined]
+        assert client.get("/projects").status_code == 303
+    app.state.engine.dispose()
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth import credentials
 from app.auth import service as auth
 from app.auth.models import LoginFailure, Role
+from app.auth.throttle import ThrottlePolicy
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
+from app.errors import RateLimited
 from app.main import create_app
 from app.migrate import upgrade
 from app.projects import service as projects
@@ -87,22 +90,38 @@ def test_times_come_back_in_utc(session: Session) -> None:
     assert session.get(type(user), user.id).created_at.tzinfo == UTC  # type: ignore[union-attr]
 
 
-def test_throttling_and_tokens(session: Session) -> None:
+THROTTLE = ThrottlePolicy(
+    pair_free_failures=3,
+    address_free_failures=10,
+    first_delay=60,
+    max_delay=900,
+    window=60,
+    global_failures_per_minute=100,
+)
+
+
+def test_throttling_tokens_and_sessions(session: Session) -> None:
     auth.create_user(session, "lena", PW, Role.labeler)
     for _ in range(3):
-        assert auth.authenticate(session, "lena", "nope", max_failures=3, window=60) is None
+        assert auth.authenticate(session, "lena", "nope", client="A", policy=THROTTLE) is None
     session.commit()
     assert len(session.scalars(select(LoginFailure)).all()) == 3
-    with pytest.raises(auth.RateLimited):
-        auth.authenticate(session, "lena", PW, max_failures=3, window=60)
-    user = auth.authenticate(session, "lena", PW, max_failures=10, window=60)
+    with pytest.raises(RateLimited) as refused:
+        auth.authenticate(session, "lena", PW, client="A", policy=THROTTLE)
+    assert 50 < refused.value.retry_after <= 60
+    user = auth.authenticate(session, "lena", PW, client="B", policy=THROTTLE)
     assert user is not None
-    token = auth.issue_token(session, user, ttl=60)
+    token = credentials.issue_token(session, user, ttl=60)
+    secret = credentials.start_session(session, user, max_age=60, user_agent="pytest")
     session.commit()
-    found = auth.user_for_token(session, token)
+    found = credentials.user_for_token(session, token)
     assert found is not None
     assert found.username == "lena"
-    assert auth.user_for_token(session, token + "x") is None
+    assert credentials.user_for_token(session, token + "x") is None
+    assert credentials.user_for_session(session, secret, max_age=60) is user
+    credentials.end_session(session, secret)
+    session.commit()
+    assert credentials.user_for_session(session, secret) is None
 
 
 def test_failures_older_than_the_window_are_swept(session: Session) -> None:
@@ -110,9 +129,9 @@ def test_failures_older_than_the_window_are_swept(session: Session) -> None:
 
     from app.db import utcnow
 
-    session.add(LoginFailure(username="ghost", at=utcnow() - timedelta(hours=2)))
+    session.add(LoginFailure(username="ghost", client="A", at=utcnow() - timedelta(hours=2)))
     session.commit()
-    assert auth.authenticate(session, "other", "nope", max_failures=5, window=60) is None
+    assert auth.authenticate(session, "other", "nope", client="A", policy=THROTTLE) is None
     session.commit()
     assert [f.username for f in session.scalars(select(LoginFailure))] == ["other"]
 

@@ -59,7 +59,7 @@ STATE_CHANGING = {
     ("POST", "/projects/{project_id}/runs"): "project manager",
     ("POST", "/projects/{project_id}/runs/{run_id}/cancel"): "project manager",
 }
-ANY_USER = {("POST", "/logout")}
+ANY_USER = {("POST", "/logout"), ("POST", "/logout/everywhere")}
 # Labeling work: every member may, so the wrong standing is an outsider, who gets 404.
 PROJECT_MEMBER = {
     ("POST", "/api/v1/projects/{project_id}/duplicate-groups/{group_id}/keep"),
