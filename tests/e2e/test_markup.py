@@ -7,6 +7,7 @@ sub-categories, Enter on it, and Esc back up."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -233,9 +234,15 @@ def test_the_tree_by_keyboard_search_tab_enter_and_escape(page: Page, api: httpx
     expect(parent).to_be_focused()
     expect(mug).to_be_visible()
 
-    labeled = api.get(f"/api/v1/projects/{p.pid}/images", params={"status": "labeled"}).json()[
-        "items"
-    ]
-    assert sorted(i["category_id"] for i in labeled) == sorted(
-        [p.categories["glassware"], p.categories["beer glass"]]
-    )
+    # The screen advances before its write returns: wait for the second label to land.
+    expected = sorted([p.categories["glassware"], p.categories["beer glass"]])
+    deadline = time.monotonic() + 15
+    while True:
+        labeled = api.get(f"/api/v1/projects/{p.pid}/images", params={"status": "labeled"}).json()[
+            "items"
+        ]
+        found = sorted(i["category_id"] for i in labeled)
+        if found == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert found == expected
