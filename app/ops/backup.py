@@ -111,6 +111,7 @@ def backup(
     clean_stale_temps(out)
     stem = out.parent / f"{temp_prefix(out)}{os.getpid()}"
     archive = stem.with_name(stem.name + ".archive")
+    archive.unlink(missing_ok=True)  # our pid's name: left by an earlier process
     data_dir = settings.data_dir.resolve()
     try:
         with take_snapshot(

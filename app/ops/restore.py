@@ -145,6 +145,7 @@ def restore(
 
     on_plan(archive.stat().st_size)
     staging = data_dir / f"{STAGING_PREFIX}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)  # our pid's name: left by an earlier process
     staging.mkdir()
     try:
         unpacked = extract(archive, staging, _header_check(dialect, url), read_rows, advance)

@@ -88,6 +88,7 @@ def _postgresql(url: str, out: Path) -> Snapshot:
 def take_snapshot(url: str, out: Path) -> Iterator[Snapshot]:
     """Copy the database at ``url`` into ``out``; the file is removed afterwards."""
     dialect = make_url(url).get_backend_name()
+    out.unlink(missing_ok=True)  # a name with our pid: left by an earlier process
     try:
         if dialect == "sqlite":
             snap = _sqlite(url, out)

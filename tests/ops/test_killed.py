@@ -93,10 +93,9 @@ def test_a_killed_backup_leaves_no_archive_and_the_next_run_cleans_up(tmp_path: 
     final = out_dir / "nightly.tar.gz"
     log = tmp_path / "backup.log"
     proc = _start(settings, "backup", str(final), log=log)
-    partial = f".nightly.tar.gz.tmp-{proc.pid}.*"
     _kill_when(
         proc,
-        lambda: _size(out_dir, f"{partial[:-2]}.archive") > 4 * 2**20,
+        lambda: _size(out_dir, f".nightly.tar.gz.tmp-{proc.pid}.archive") > 4 * 2**20,
         "the backup to stream the model file",
         log,
     )

@@ -111,3 +111,14 @@ def test_a_backup_from_the_other_kind_of_database_is_refused(tmp_path: Path) -> 
             tables = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public'"))
             assert tables.scalar_one() == 0
         engine.dispose()
+
+
+def test_a_postgresql_backup_is_refused_by_a_sqlite_target(tmp_path: Path) -> None:
+    with postgres_database(postgres_admin_url()) as url:
+        upgrade(url)
+        source = Settings(env="test", data_dir=tmp_path / "pg-data", database_url=url)
+        archive = backup(source, tmp_path / "p.tar").path
+    target = Settings(env="test", data_dir=tmp_path / "sqlite")
+    with pytest.raises(ArchiveError, match="holds a PostgreSQL database and the target"):
+        restore(target, archive)
+    assert list(target.data_dir.iterdir()) == []
