@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 
 from app.auth.api import router as auth_router
 from app.auth.deps import ApiUser
+from app.background.health import Health
+from app.background.health import report as health_report
 from app.exports.api import router as exports_router
 from app.images.api import router as images_router
 from app.labeling.api import router as labeling_router
@@ -26,9 +28,12 @@ api_router.include_router(labeling_router)
 api_router.include_router(training_router)
 
 
-@api_router.get("/health", tags=["meta"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+@api_router.get("/health", tags=["meta"], response_model=Health)
+def health(request: Request) -> Health:
+    """Always 200 (container checks test for it); ``status`` says ``degraded`` when the
+    broker is down, no worker reported recently, or the data dir is nearly full."""
+    state = request.app.state
+    return health_report(state.settings, state.sessionmaker, state.celery)
 
 
 @api_router.get("/openapi.json", include_in_schema=False)

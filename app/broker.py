@@ -6,16 +6,23 @@ and with it torch.
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu import Connection, Exchange, Queue
 
 from app.config import Settings
 
 QUEUES = ("ingest", "ml")
 PING_TASK = "curator.ping"
+PROBE_TTL = 3.0  # seconds a broker probe is trusted: health checks and starts share it
+PROBE_TIMEOUT = 1.0  # seconds: an unreachable broker must not hold a request up
+log = logging.getLogger(__name__)
 
 
 def _filesystem_folders(settings: Settings) -> dict[str, Path]:
@@ -67,3 +74,52 @@ def make_celery(settings: Settings, *, include: list[str] | None = None) -> Cele
     app = Celery("curator", include=include or [])
     app.conf.update(celery_config(settings))
     return app
+
+
+_probes: dict[str, tuple[float, bool]] = {}
+_probes_lock = threading.Lock()
+
+
+def reachable(celery: Celery) -> bool:
+    """Whether the broker answers now (probed at most every ``PROBE_TTL`` seconds)."""
+    url = str(celery.conf.broker_url)
+    now = time.monotonic()
+    with _probes_lock:
+        cached = _probes.get(url)
+    if cached is not None and now - cached[0] < PROBE_TTL:
+        return cached[1]
+    ok = _probe(celery, url)
+    with _probes_lock:
+        _probes[url] = (time.monotonic(), ok)
+    return ok
+
+
+def mark_unreachable(celery: Celery) -> None:
+    """A send just failed: say so to the next callers without probing."""
+    with _probes_lock:
+        _probes[str(celery.conf.broker_url)] = (time.monotonic(), False)
+
+
+def _probe(celery: Celery, url: str) -> bool:
+    if url.startswith("filesystem://"):
+        options = celery.conf.broker_transport_options or {}
+        folder = options.get("data_folder_out")
+        return folder is not None and os.access(folder, os.W_OK)
+    try:
+        if url.startswith(("redis://", "rediss://", "unix://")):
+            import redis
+
+            client = redis.Redis.from_url(
+                url, socket_connect_timeout=PROBE_TIMEOUT, socket_timeout=PROBE_TIMEOUT
+            )
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        with Connection(url, connect_timeout=PROBE_TIMEOUT) as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
+        return True
+    except Exception as exc:
+        # The URL may hold a password: log the kind of failure, not the URL.
+        log.info("broker unreachable: %s", type(exc).__name__)
+        return False

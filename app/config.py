@@ -108,11 +108,37 @@ class Settings(BaseSettings):
         description="Perceptual-hash bits two images may differ by and still be grouped as "
         "near duplicates.",
     )
+    job_heartbeat_interval: float = Field(
+        10.0,
+        gt=0,
+        le=15,
+        description="How often a running training or import writes its heartbeat, seconds "
+        "(from a thread of its own, also during long steps).",
+    )
     job_stale_after: int = Field(
-        300,
-        ge=10,
-        description="Seconds without a heartbeat after which a running job is marked failed "
-        "(its worker died).",
+        45,
+        ge=2,
+        description="Seconds without a heartbeat after which a worker's reaper marks a running "
+        "job failed: its worker died. More than twice the heartbeat interval.",
+    )
+    worker_tick: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="How often each worker reports itself alive, reaps stale jobs and sends "
+        "queued work again whose message was lost, seconds.",
+    )
+    dispatch_timeout: int = Field(
+        60,
+        ge=1,
+        description="Seconds a queued run or import may wait unclaimed after its message left "
+        "before the message is sent again (then twice as long each time, up to 32 times).",
+    )
+    min_free_bytes: int = Field(
+        2**30,
+        ge=0,
+        description="Free space in the data dir under which `/api/v1/health` says `degraded`, "
+        "bytes.",
     )
     lease_seconds: int = Field(
         300,
@@ -146,6 +172,15 @@ class Settings(BaseSettings):
     def _empty_means_unset(cls, value: object) -> object:
         # Compose files write `VAR=${VAR:-}`: an empty value means "not given".
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _stale_after_outlasts_heartbeats(self) -> Settings:
+        # One late heartbeat (a busy database, a long commit) must not end a live job.
+        if self.job_stale_after <= 2 * self.job_heartbeat_interval:
+            raise ValueError(
+                "CURATOR_JOB_STALE_AFTER must be more than twice CURATOR_JOB_HEARTBEAT_INTERVAL."
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_production_secret(self) -> Settings:

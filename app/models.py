@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from app.auth.models import ApiToken, LoginFailure, User
+from app.background.models import WorkerHeartbeat
 from app.db import Base
 from app.images.models import Image, ImportBatch, ImportIssue
 from app.labeling.models import Annotation
@@ -33,4 +34,5 @@ __all__ = [
     "TrainingRun",
     "TrainingSample",
     "User",
+    "WorkerHeartbeat",
 ]

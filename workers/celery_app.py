@@ -6,3 +6,6 @@ from app.broker import make_celery
 from app.config import get_settings
 
 celery_app = make_celery(get_settings(), include=["workers.tasks"])
+
+# The timer (reaper, outbox dispatcher, "alive" reports) starts with the worker.
+import workers.timer  # noqa: E402, F401

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import socket
 from functools import lru_cache
+from typing import Any
 
+from celery import Task
+
+from app.background.owners import Claim
 from app.broker import PING_TASK
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
@@ -17,6 +21,7 @@ from app.training.service import EMBED_TASK, SCORE_TASK, TRAIN_TASK
 from workers.celery_app import celery_app
 from workers.context import worker_context
 from workers.embedding import embed_missing
+from workers.node import owner_of
 from workers.scoring import score_project, strategies_to_score
 from workers.training import run_training
 
@@ -44,32 +49,37 @@ def ping(payload: str = "ping") -> dict[str, str | int]:
     }
 
 
-@celery_app.task(name=PLAN_TASK)
-def import_plan(batch_id: int) -> None:
+@celery_app.task(name=PLAN_TASK, bind=True, ignore_result=True)
+def import_plan(self: Task[Any, Any], batch_id: int) -> None:
     ctx = _job_context()
     try:
-        jobs.plan(ctx, batch_id)
+        jobs.plan(ctx, batch_id, owner_of(self.request.hostname), self.request.id)
     except Exception as exc:
         jobs.fail(ctx, batch_id, jobs.describe(exc))
         raise
 
 
-@celery_app.task(name=jobs.CHUNK_TASK)
-def import_chunk(batch_id: int, start: int, stop: int) -> None:
+@celery_app.task(name=jobs.CHUNK_TASK, bind=True, ignore_result=True)
+def import_chunk(self: Task[Any, Any], batch_id: int, start: int, stop: int) -> None:
     ctx = _job_context()
     try:
-        jobs.chunk(ctx, batch_id, start, stop)
+        jobs.chunk(ctx, batch_id, start, stop, owner_of(self.request.hostname))
     except Exception as exc:
         jobs.fail(ctx, batch_id, jobs.describe(exc))
         raise
 
 
-@celery_app.task(name=TRAIN_TASK)
-def train(run_id: int) -> None:
-    run_training(worker_context(), run_id)
+@celery_app.task(name=TRAIN_TASK, bind=True, ignore_result=True, max_retries=None)
+def train(self: Task[Any, Any], run_id: int) -> None:
+    ctx = worker_context()
+    claimed = run_training(ctx, run_id, owner_of(self.request.hostname), self.request.id)
+    if claimed is Claim.busy:
+        # Delivered again while its owner still runs it (Redis redelivers a task that
+        # runs past the visibility timeout): look again later, in case the owner dies.
+        raise self.retry(countdown=ctx.settings.job_stale_after)
 
 
-@celery_app.task(name=EMBED_TASK)
+@celery_app.task(name=EMBED_TASK, ignore_result=True)
 def embed(project_id: int) -> None:
     """Embed a project's new images; before any model exists, rank them for a cold start."""
     ctx = worker_context()
@@ -83,7 +93,7 @@ def embed(project_id: int) -> None:
                 score_project(ctx, session, project, strategy, None)
 
 
-@celery_app.task(name=SCORE_TASK)
+@celery_app.task(name=SCORE_TASK, ignore_result=True)
 def score(project_id: int, strategy: str) -> None:
     """Rank a project's queue with one strategy, from its latest model (if any)."""
     ctx = worker_context()

@@ -1,13 +1,16 @@
 """One training run, start to finish: embed, train, evaluate, predict, score; then export.
 
-The phases report progress (and the heartbeat) on the run's row; a user's cancel is
-seen at the next report. Everything the run learns is written in one transaction at the
-end, so a run that fails or is cancelled leaves no half-written predictions.
+The phases report progress on the run's row; a user's cancel is seen at the next
+report. A thread writes the heartbeat meanwhile, so a cross-validation or a final fit
+that takes minutes without a report still shows the run alive. Everything the run
+learns is written in one transaction at the end, so a run that fails or is cancelled
+leaves no half-written predictions.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,11 +21,13 @@ import torch
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.background.heartbeat import Heartbeat
+from app.background.owners import Claim, Owner
 from app.images.models import Image
 from app.projects.models import Project
-from app.training import dataset, embeddings, predictions, service
+from app.training import dataset, embeddings, execution, predictions, service
 from app.training.models import RunMode, TrainingRun
-from workers.context import Throttle, WorkerContext
+from workers.context import WorkerContext
 from workers.embedding import embed_missing
 from workers.ml import export, linear
 from workers.ml.backbones import BACKBONES
@@ -30,69 +35,45 @@ from workers.ml.device import resolve_device
 from workers.ml.finetune import FinetuneConfig, finetune, predict_files
 from workers.ml.metrics import classification_metrics
 from workers.ml.shards import read_rows
+from workers.node import owner_of
+from workers.progress import Cancelled, Progress
 from workers.scoring import score_project, strategies_to_score
 
 PREDICT_CHUNK = 20_000  # embeddings read and predicted at a time: bounded memory
+log = logging.getLogger(__name__)
 
 
-class Cancelled(Exception):
-    """The user cancelled the run."""
-
-
-# Phase weights in the overall percentage: embedding dominates a first run.
-PHASES = {
-    "embedding": (0.0, 0.6),
-    "training": (0.6, 0.8),
-    "predicting": (0.8, 0.9),
-    "scoring": (0.9, 1.0),
-}
-
-
-class Progress:
-    def __init__(self, session: Session, run_id: int) -> None:
-        self.session = session
-        self.run_id = run_id
-        self.phase = "starting"
-        self.last = 0.0
-        self.throttle = Throttle(self._write)
-
-    def _write(self, fraction: float, eta: float | None) -> bool:
-        low, high = PHASES.get(self.phase, (0.0, 1.0))
-        return service.report_progress(
-            self.session, self.run_id, self.phase, low + (high - low) * fraction, eta
-        )
-
-    def enter(self, phase: str) -> None:
-        self.phase = phase
-        self.throttle = Throttle(self._write)
-        self.check(0.0, force=True)
-
-    def check(self, fraction: float, force: bool = False) -> None:
-        self.last = fraction
-        if not self.throttle(fraction, force):
-            raise Cancelled
-
-    def stop_requested(self) -> bool:
-        return not self.throttle(self.last)
-
-
-def run_training(ctx: WorkerContext, run_id: int) -> None:
+def run_training(
+    ctx: WorkerContext, run_id: int, owner: Owner | None = None, task_id: str | None = None
+) -> Claim:
+    """Claim the run and run it, its heartbeat beating from a thread meanwhile."""
+    owner = owner or owner_of(None)
     with ctx.sessions() as session:
-        if not service.claim(session, run_id, ctx.settings.job_stale_after):
-            return  # finished, cancelled, or another worker is on it
+        claimed = execution.claim(session, run_id, owner, task_id, ctx.settings.job_stale_after)
+        if claimed is not Claim.claimed:
+            return claimed  # finished, cancelled, or another worker is on it
+        heartbeat = Heartbeat(
+            lambda: execution.beat(ctx.sessions, run_id, owner),
+            ctx.settings.job_heartbeat_interval,
+            name=f"run-{run_id}-heartbeat",
+        )
         try:
-            _run(ctx, session, run_id)
+            with heartbeat:
+                _run(ctx, session, run_id, Progress(session, run_id, owner, heartbeat))
+        except execution.Lost:
+            session.rollback()
+            log.warning("run %s is no longer this worker's (reaped or taken over)", run_id)
         except Cancelled:
-            service.mark_cancelled(session, run_id)
+            execution.mark_cancelled(session, run_id, owner)
         except Exception as exc:
-            service.fail(session, run_id, service.describe(exc))
+            execution.fail(session, run_id, owner, execution.describe(exc))
             raise
+    return Claim.claimed
 
 
-def _run(ctx: WorkerContext, session: Session, run_id: int) -> None:
+def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) -> None:
     run = session.get_one(TrainingRun, run_id)
     project = session.get_one(Project, run.project_id)
-    progress = Progress(session, run.id)
     device = resolve_device(ctx.settings.ml_device)
     data = dataset.build(session, project, run.level)
     dataset.check_trainable(data, run.level)
@@ -110,10 +91,12 @@ def _run(ctx: WorkerContext, session: Session, run_id: int) -> None:
 
     progress.enter("predicting")
     class_ids = [cid for cid, _ in data.classes]
-    run.classes = [[cid, name] for cid, name in data.classes]
     rows = list(result.predict_all(lambda f: progress.check(f)))
     predictions.write_samples(session, run.id, result.samples)
     predictions.write_predictions(session, run.id, (_row(i, p, class_ids) for i, p in rows))
+    # The run's row is written last: on PostgreSQL its lock would hold the heartbeat up
+    # for as long as the predictions take to insert.
+    run.classes = [[cid, name] for cid, name in data.classes]
     run.metrics = result.metrics
     run.report = {**data.report(), **result.report}
     run.label_count = result.used
@@ -125,7 +108,7 @@ def _run(ctx: WorkerContext, session: Session, run_id: int) -> None:
         score_project(ctx, session, project, strategy, run)
 
     predictions.prune(session, project.id)
-    service.succeed(session, run, str(device))
+    execution.succeed(session, run, progress.owner, str(device))
     # After the run is done: the suggestions and the queue already use the new model,
     # and writing the TorchScript and ONNX files takes longer than the training itself.
     _export(ctx, run, result.module(), [name for _, name in data.classes])

@@ -7,8 +7,11 @@ the job's counters; the chunk that completes the count finishes the job (near-du
 grouping, status, staging removed). Every step is safe to run twice: stored content is
 addressed by hash and rows are inserted only once per project and hash.
 
-A job whose worker died is found by its stale heartbeat (``reap_stale``) and marked
-failed; running the import again skips what is already in.
+While a plan or a chunk runs, a thread writes the job's heartbeat and names the process
+as its owner. A job whose heartbeat stopped and whose owner is gone is marked failed by
+the workers' reaper (``reap``); running the import again skips what is already in. One
+whose owner is alive is only waiting for it (say, behind a training run on the same
+worker) and is left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from celery import Celery
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.background.heartbeat import Heartbeat
+from app.background.owners import Liveness, Owner, Workers
 from app.config import Settings
 from app.db import utcnow
 from app.images import duplicates
@@ -49,6 +54,10 @@ from app.projects.models import Project
 
 CHUNK_TASK = "curator.images.chunk"
 CHUNK = 48  # files per chunk task: small enough to spread, large enough to amortise
+STOPPED = (
+    "The worker stopped responding while running this import (it was killed or crashed). "
+    "Import the same files again: what is already in is skipped."
+)
 log = logging.getLogger(__name__)
 
 
@@ -64,16 +73,49 @@ def _plan_path(settings: Settings, batch_id: int) -> Path:
     return staging_dir(settings, batch_id) / "plan.json"
 
 
-def plan(ctx: JobContext, batch_id: int) -> None:
-    with ctx.sessions() as session:
-        batch = session.get(ImportBatch, batch_id)
-        if batch is None or batch.status is not BatchStatus.queued:
-            return  # gone, or already planned by an earlier delivery of this task
-        batch.status = BatchStatus.running
-        batch.heartbeat_at = utcnow()
+def _claim(session: Session, batch_id: int, owner: Owner, task_id: str | None) -> bool:
+    values = {"status": BatchStatus.running, "heartbeat_at": utcnow(), **owner.values()}
+    if task_id:
+        values["task_id"] = task_id
+    result = session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id, ImportBatch.status == BatchStatus.queued)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def beat(sessions: sessionmaker[Session], batch_id: int, owner: Owner) -> bool:
+    """The heartbeat of a running job, from the process working on it now (its owner)."""
+    with sessions() as session:
+        result = session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id, ImportBatch.status == BatchStatus.running)
+            .values(heartbeat_at=utcnow(), **owner.values())
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _heartbeat(ctx: JobContext, batch_id: int, owner: Owner) -> Heartbeat:
+    return Heartbeat(
+        lambda: beat(ctx.sessions, batch_id, owner),
+        ctx.settings.job_heartbeat_interval,
+        name=f"import-{batch_id}-heartbeat",
+    )
+
+
+def plan(ctx: JobContext, batch_id: int, owner: Owner, task_id: str | None = None) -> None:
+    with ctx.sessions() as session:
+        if not _claim(session, batch_id, owner, task_id):
+            return  # gone, or already planned by an earlier delivery of this task
+        batch = session.get_one(ImportBatch, batch_id)
         try:
-            items = _expand_staged(ctx, session, batch)
+            with _heartbeat(ctx, batch_id, owner):
+                items = _expand_staged(ctx, session, batch)
         except Exception as exc:
             session.rollback()
             fail(ctx, batch_id, f"The import could not start: {exc}")
@@ -126,8 +168,8 @@ def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int
     return len(plan_items)
 
 
-def chunk(ctx: JobContext, batch_id: int, start: int, stop: int) -> None:
-    with ctx.sessions() as session:
+def chunk(ctx: JobContext, batch_id: int, start: int, stop: int, owner: Owner) -> None:
+    with ctx.sessions() as session, _heartbeat(ctx, batch_id, owner):
         batch = session.get(ImportBatch, batch_id)
         if batch is None or batch.status is not BatchStatus.running:
             return
@@ -199,22 +241,43 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def reap_stale(session: Session, stale_after: int) -> int:
-    """Mark running jobs whose worker stopped sending heartbeats as failed."""
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    result = session.execute(
-        update(ImportBatch)
-        .where(
-            ImportBatch.status == BatchStatus.running,
-            ImportBatch.source == "job",
-            ImportBatch.heartbeat_at < cutoff,
-        )
-        .values(
-            status=BatchStatus.failed,
-            error="The worker running this import stopped responding. Import the same files "
-            "again: what is already in is skipped.",
-            finished_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+def reap(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """Mark failed the running jobs whose heartbeat stopped and whose owner is gone."""
+    stale_after = settings.job_stale_after
+    with sessions() as session:
+        stale = session.execute(
+            select(
+                ImportBatch.id,
+                ImportBatch.heartbeat_at,
+                ImportBatch.owner_host,
+                ImportBatch.owner_pid,
+                ImportBatch.owner_boot,
+            ).where(
+                ImportBatch.status == BatchStatus.running,
+                ImportBatch.source == "job",
+                ImportBatch.heartbeat_at < utcnow() - timedelta(seconds=stale_after),
+            )
+        ).all()
+        if not stale:
+            return 0
+        workers = Workers.load(session, stale_after)
+        reaped = []
+        for batch_id, heartbeat_at, host, pid, boot in stale:
+            if workers.liveness(host, pid, boot) is Liveness.alive:
+                continue  # its chunks wait for a busy worker
+            result = session.execute(
+                update(ImportBatch)
+                .where(
+                    ImportBatch.id == batch_id,
+                    ImportBatch.status == BatchStatus.running,
+                    ImportBatch.heartbeat_at == heartbeat_at,
+                )
+                .values(status=BatchStatus.failed, error=STOPPED, finished_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0):
+                reaped.append(batch_id)
+        session.commit()
+    for batch_id in reaped:
+        shutil.rmtree(staging_dir(settings, batch_id), ignore_errors=True)
+    return len(reaped)

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.background.columns import JobColumns
 from app.db import Base, UTCDateTime, str_enum, utcnow
 
 
@@ -32,7 +33,7 @@ class BatchStatus(enum.StrEnum):
     failed = "failed"
 
 
-class ImportBatch(Base):
+class ImportBatch(JobColumns, Base):
     """One import: an upload, a CLI run or a background job. Its own row, its own progress."""
 
     __tablename__ = "import_batches"

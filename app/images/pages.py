@@ -10,10 +10,9 @@ from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.db import SessionDep
-from app.images import duplicates, jobs, labels_csv, service, views
+from app.images import duplicates, labels_csv, service, views
 from app.images.models import ImportBatch
 from app.projects import service as projects
-from app.settings_dep import SettingsDep
 from app.taxonomy.service import load_tree
 from app.validation import Id
 from app.web.flash import flash
@@ -123,13 +122,11 @@ def _imports(
     request: Request,
     session: SessionDep,
     user: PageUser,
-    settings: SettingsDep,
     project_id: int,
     template: str,
     limit: int,
 ) -> Response:
     project = projects.get_project(session, user, project_id)
-    jobs.reap_stale(session, settings.job_stale_after)
     batches = service.list_batches(session, project.id, limit=limit)
     context = {
         "project": project,
@@ -142,25 +139,18 @@ def _imports(
 
 @router.get("/projects/{project_id}/imports/_list")
 def imports_partial(
-    request: Request, project_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> Response:
-    return _imports(
-        request, session, user, settings, project_id, "images/_imports.html", RECENT_IMPORTS
-    )
+    return _imports(request, session, user, project_id, "images/_imports.html", RECENT_IMPORTS)
 
 
 @router.get("/projects/{project_id}/imports")
-def imports_page(
-    request: Request, project_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
-) -> Response:
-    return _imports(request, session, user, settings, project_id, "images/imports.html", 100)
+def imports_page(request: Request, project_id: Id, session: SessionDep, user: PageUser) -> Response:
+    return _imports(request, session, user, project_id, "images/imports.html", 100)
 
 
 @router.get("/imports/{batch_id}")
-def import_page(
-    request: Request, batch_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
-) -> Response:
-    jobs.reap_stale(session, settings.job_stale_after)
+def import_page(request: Request, batch_id: Id, session: SessionDep, user: PageUser) -> Response:
     project, batch = service.get_batch(session, user, batch_id)
     session.refresh(batch)
     issues = service.batch_issues(session, batch.id)

@@ -79,6 +79,8 @@ class UploadResult(BaseModel):
     errors: list[FileError]
     batch_id: int
     job: ImportJobOut | None = None
+    # Set when the job could not be handed to a worker yet (the broker is down).
+    message: str | None = None
 
 
 class ImportJobDetail(ImportJobOut):

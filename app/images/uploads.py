@@ -21,6 +21,8 @@ from celery import Celery
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.background.boxes import Box, register
+from app.background.outbox import post
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict
@@ -37,6 +39,15 @@ from app.taxonomy.transfer import ensure_paths
 from app.training.service import EMBED_TASK
 
 PLAN_TASK = "curator.images.plan"
+# Background imports are an outbox: a queued job whose message did not leave is sent again.
+IMPORTS = register(
+    Box(
+        ImportBatch,
+        PLAN_TASK,
+        "ingest",
+        lambda: (ImportBatch.status == BatchStatus.queued) & (ImportBatch.source == "job"),
+    )
+)
 _GROUP = 64  # files recorded per flush: bounds the memory a zip's entries can take
 
 
@@ -207,7 +218,5 @@ def start_job(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    batch.task_id = enqueue_after_commit(
-        session, celery, PLAN_TASK, queue="ingest", args=[batch.id]
-    )
+    post(session, celery, IMPORTS, batch)  # outbox.queued_message(batch): if it could not leave
     return batch

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from app.auth.deps import ApiUser
+from app.background.outbox import queued_message
 from app.db import SessionDep
 from app.images.api import image_out
 from app.projects import service as projects
@@ -32,21 +33,17 @@ def start_run(
         backbone=body.backbone,
         params=body.params.model_dump(exclude_none=True),
     )
-    return RunCreated(id=run.id, status=run.status)
+    return RunCreated(id=run.id, status=run.status, message=queued_message(run))
 
 
 @router.get("/projects/{project_id}/training-runs", response_model=list[RunOut])
-def list_runs(
-    project_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
-) -> list[RunOut]:
+def list_runs(project_id: Id, session: SessionDep, user: ApiUser) -> list[RunOut]:
     project = projects.get_project(session, user, project_id)
-    service.reap_stale(session, settings.job_stale_after)
     return [RunOut.model_validate(r) for r in service.list_runs(session, project)]
 
 
 @router.get("/training-runs/{run_id}", response_model=RunOut)
-def get_run(run_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep) -> RunOut:
-    service.reap_stale(session, settings.job_stale_after)
+def get_run(run_id: Id, session: SessionDep, user: ApiUser) -> RunOut:
     return RunOut.model_validate(service.get_run(session, user, run_id))
 
 

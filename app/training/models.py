@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.background.columns import JobColumns
 from app.db import Base, UTCDateTime, str_enum, utcnow
 
 
@@ -38,7 +39,7 @@ class RunMode(enum.StrEnum):
 ACTIVE_STATUSES = (RunStatus.queued, RunStatus.running)
 
 
-class TrainingRun(Base):
+class TrainingRun(JobColumns, Base):
     """One training run; a run that succeeds is a model version."""
 
     __tablename__ = "training_runs"

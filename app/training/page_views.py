@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from annotated_types import Ge, Gt, Le, Lt
@@ -41,26 +41,6 @@ def run_in_project(
     if run is None or run.project_id != project.id:
         raise NotFound(f"No training run with id {run_id}.")
     return project, run
-
-
-def has_stale(session: Session, project_id: int, stale_after: int) -> bool:
-    """Whether a running run's heartbeat stopped: only then is the reaper's write needed.
-
-    The lists poll every second; a read here spares SQLite a write lock per poll.
-    """
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    return (
-        session.scalar(
-            select(TrainingRun.id)
-            .where(
-                TrainingRun.project_id == project_id,
-                TrainingRun.status == RunStatus.running,
-                TrainingRun.heartbeat_at < cutoff,
-            )
-            .limit(1)
-        )
-        is not None
-    )
 
 
 # --- Small formats --------------------------------------------------------------------

@@ -14,12 +14,13 @@ from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.auth.models import User
+from app.background.outbox import queued_message
 from app.db import SessionDep
 from app.errors import Conflict, DomainError
 from app.images import views as image_views
 from app.projects import service as projects
 from app.projects.models import Project
-from app.settings_dep import CeleryDep, SettingsDep
+from app.settings_dep import CeleryDep
 from app.training import page_views, predictions, service
 from app.training.models import TrainingRun
 from app.training.schemas import RunCreate, RunParams
@@ -66,10 +67,9 @@ def _back(target: str, project: Project) -> str:
 
 
 def _runs_context(
-    session: Session, settings_stale: int, project: Project, can_manage: bool, here: str
+    session: Session, project: Project, can_manage: bool, here: str
 ) -> dict[str, Any]:
-    if page_views.has_stale(session, project.id, settings_stale):
-        service.reap_stale(session, settings_stale)
+    # Runs whose worker died are ended by the workers' reaper, not by page views.
     rows = [page_views.run_row(r) for r in service.list_runs(session, project)]
     return {
         "project": project,
@@ -83,12 +83,10 @@ def _runs_context(
     }
 
 
-def _section_context(
-    session: Session, stale: int, user: User, project: Project, here: str
-) -> dict[str, Any]:
+def _section_context(session: Session, user: User, project: Project, here: str) -> dict[str, Any]:
     can_manage = projects.can_manage(session, user, project)
     return {
-        **_runs_context(session, stale, project, can_manage, here),
+        **_runs_context(session, project, can_manage, here),
         "levels": page_views.level_choices(session, project),
         "backbones": page_views.backbone_choices(),
         "param_fields": page_views.PARAM_FIELDS,
@@ -99,36 +97,33 @@ def _section_context(
 def _training_page(
     request: Request,
     session: Session,
-    stale: int,
     user: User,
     project: Project,
     *,
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
-    context = _section_context(session, stale, user, project, f"/projects/{project.id}/training")
+    context = _section_context(session, user, project, f"/projects/{project.id}/training")
     context.update(extra)
     return render(request, "training/page.html", context, user=user, status_code=status_code)
 
 
 @router.get("/projects/{project_id}/training")
 def training_page(
-    request: Request, project_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> Response:
     """The training section as a page of its own: what the dashboard shows without htmx."""
     project = projects.get_project(session, user, project_id)
-    return _training_page(request, session, settings.job_stale_after, user, project)
+    return _training_page(request, session, user, project)
 
 
 @router.get("/projects/{project_id}/training/_section")
 def training_section(
-    request: Request, project_id: Id, session: SessionDep, user: PageUser, settings: SettingsDep
+    request: Request, project_id: Id, session: SessionDep, user: PageUser
 ) -> Response:
     """The project page's training section, which it loads with htmx."""
     project = projects.get_project(session, user, project_id)
-    context = _section_context(
-        session, settings.job_stale_after, user, project, f"/projects/{project.id}"
-    )
+    context = _section_context(session, user, project, f"/projects/{project.id}")
     return render(request, "training/_section.html", context, user=user)
 
 
@@ -138,14 +133,12 @@ def runs_partial(
     project_id: Id,
     session: SessionDep,
     user: PageUser,
-    settings: SettingsDep,
     here: Param = "",
 ) -> Response:
     """The runs, the queue's ranking and the learning curve: what changes as runs go."""
     project = projects.get_project(session, user, project_id)
     context = _runs_context(
         session,
-        settings.job_stale_after,
         project,
         projects.can_manage(session, user, project),
         _back(here, project),
@@ -159,7 +152,6 @@ def start_run(
     project_id: Id,
     session: SessionDep,
     user: PageUser,
-    settings: SettingsDep,
     celery: CeleryDep,
     form: Annotated[TrainForm, Form()],
 ) -> Response:
@@ -191,17 +183,19 @@ def start_run(
         return _training_page(
             request,
             session,
-            settings.job_stale_after,
             user,
             project,
             error=exc.detail,
             form=form.model_dump(),
             status_code=exc.status_code,
         )
+    unsent = queued_message(run)
     flash(
         request,
         f"Queued run #{run.id}: {page_views.MODE_LABELS[run.mode]} at "
-        f"{page_views.level_text(run.level)}, on {run.label_count or 0:,} labeled images.",
+        f"{page_views.level_text(run.level)}, on {run.label_count or 0:,} labeled images."
+        + (f" {unsent[0].upper()}{unsent[1:]}." if unsent else ""),
+        "info" if unsent else "success",
     )
     return RedirectResponse(_back(form.next, project), status_code=303)
 
@@ -256,16 +250,6 @@ def _run_context(
     }
 
 
-def _run(
-    session: Session, settings_stale: int, user: User, project_id: int, run_id: int
-) -> tuple[Project, TrainingRun]:
-    project, _ = page_views.run_in_project(session, user, project_id, run_id)
-    if page_views.has_stale(session, project.id, settings_stale):
-        service.reap_stale(session, settings_stale)
-        session.expire_all()  # the reaper's UPDATE bypasses the loaded run
-    return page_views.run_in_project(session, user, project_id, run_id)
-
-
 @router.get("/projects/{project_id}/runs/{run_id}")
 def run_page(
     request: Request,
@@ -273,9 +257,8 @@ def run_page(
     run_id: Id,
     session: SessionDep,
     user: PageUser,
-    settings: SettingsDep,
 ) -> Response:
-    project, run = _run(session, settings.job_stale_after, user, project_id, run_id)
+    project, run = page_views.run_in_project(session, user, project_id, run_id)
     context = _run_context(session, user, project, run)
     return render(request, "training/run.html", context, user=user)
 
@@ -287,10 +270,9 @@ def run_body(
     run_id: Id,
     session: SessionDep,
     user: PageUser,
-    settings: SettingsDep,
 ) -> Response:
     """The run page's body, polled while the run is queued or running."""
-    project, run = _run(session, settings.job_stale_after, user, project_id, run_id)
+    project, run = page_views.run_in_project(session, user, project_id, run_id)
     context = _run_context(session, user, project, run)
     return render(request, "training/_run_body.html", context, user=user)
 

@@ -112,7 +112,16 @@ _scoring_requested: set[tuple[int, str]] = set()
 def request_scoring(session: Session, celery: Celery, project: Project, strategy: str) -> None:
     """Rank the project's queue with ``strategy`` on a worker (once per web process);
     until then the queue follows the project's default ranking."""
-    if (project.id, strategy) in _scoring_requested:
+    key = (project.id, strategy)
+    if key in _scoring_requested:
         return
-    _scoring_requested.add((project.id, strategy))
-    enqueue_after_commit(session, celery, SCORE_TASK, queue="ml", args=[project.id, strategy])
+    _scoring_requested.add(key)
+    enqueue_after_commit(
+        session,
+        celery,
+        SCORE_TASK,
+        queue="ml",
+        args=[project.id, strategy],
+        # The broker was down: ask again on a later request.
+        on_failure=lambda: _scoring_requested.discard(key),
+    )

@@ -42,6 +42,8 @@ class RunCreate(BaseModel):
 class RunCreated(BaseModel):
     id: int
     status: RunStatus
+    # Set when the run could not be handed to a worker yet (the broker is down).
+    message: str | None = None
 
 
 class RunOut(BaseModel):

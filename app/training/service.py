@@ -1,24 +1,23 @@
-"""Training runs: start, read, cancel, and the worker's progress and outcome writes."""
+"""Training runs: start, read, cancel. The worker's side is in ``execution``."""
 
 from __future__ import annotations
 
 import logging
-import traceback
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import ScalarSelect, Select, select, update
+from sqlalchemy import ScalarSelect, Select, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.background.boxes import Box, register
+from app.background.outbox import post
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.projects.models import Project
 from app.projects.service import get_managed_project, get_project
-from app.tasks import enqueue_after_commit
 from app.training import dataset
 from app.training.models import ACTIVE_STATUSES, RunMode, RunStatus, TrainingRun
 
@@ -26,6 +25,8 @@ TRAIN_TASK = "curator.ml.train"
 EMBED_TASK = "curator.ml.embed"
 SCORE_TASK = "curator.ml.score"
 log = logging.getLogger(__name__)
+# Runs are an outbox: a queued run whose message did not leave is sent again.
+RUNS = register(Box(TrainingRun, TRAIN_TASK, "ml", lambda: TrainingRun.status == RunStatus.queued))
 
 
 def run_dir(settings: Settings, run_id: int) -> Path:
@@ -63,7 +64,7 @@ def start_run(
     )
     session.add(run)
     session.flush()
-    run.task_id = enqueue_after_commit(session, celery, TRAIN_TASK, queue="ml", args=[run.id])
+    post(session, celery, RUNS, run)  # outbox.queued_message(run) says if it could not leave
     return run
 
 
@@ -143,96 +144,3 @@ def _finish(run: TrainingRun, status: RunStatus, error: str | None = None) -> No
     run.eta_seconds = None
     run.finished_at = utcnow()
     run.phase = "done" if status is RunStatus.succeeded else status.value
-
-
-# --- Written by the worker ------------------------------------------------------------
-
-
-def claim(session: Session, run_id: int, stale_after: int) -> bool:
-    """Start the run in this worker, unless it is finished or another worker has it.
-
-    A run whose worker died mid-way (stale heartbeat) may be taken over when Celery
-    delivers its task again.
-    """
-    now = utcnow()
-    cutoff = now - timedelta(seconds=stale_after)
-    result = session.execute(
-        update(TrainingRun)
-        .where(
-            TrainingRun.id == run_id,
-            (TrainingRun.status == RunStatus.queued)
-            | ((TrainingRun.status == RunStatus.running) & (TrainingRun.heartbeat_at < cutoff)),
-        )
-        .values(status=RunStatus.running, started_at=now, heartbeat_at=now, phase="starting")
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(getattr(result, "rowcount", 0))
-
-
-def report_progress(
-    session: Session, run_id: int, phase: str, progress: float, eta: float | None
-) -> bool:
-    """Record progress and the heartbeat; False if the user asked the run to stop."""
-    session.execute(
-        update(TrainingRun)
-        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.running)
-        .values(
-            phase=phase,
-            progress=max(0.0, min(1.0, progress)),
-            eta_seconds=None if eta is None else round(eta),
-            heartbeat_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    cancelled = session.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == run_id))
-    return not cancelled
-
-
-def succeed(session: Session, run: TrainingRun, device: str) -> None:
-    run.device = device
-    run.progress = 1.0
-    _finish(run, RunStatus.succeeded)
-    session.commit()
-
-
-def fail(session: Session, run_id: int, error: str) -> None:
-    session.rollback()
-    run = session.get(TrainingRun, run_id)
-    if run is not None and not run.finished:
-        _finish(run, RunStatus.failed, error)
-        session.commit()
-
-
-def mark_cancelled(session: Session, run_id: int) -> None:
-    session.rollback()
-    run = session.get(TrainingRun, run_id)
-    if run is not None and not run.finished:
-        _finish(run, RunStatus.cancelled, "Cancelled by a user.")
-        session.commit()
-
-
-def describe(exc: BaseException) -> str:
-    """A readable one-line error for the run's page; the traceback goes to the log."""
-    log.error("training run failed:\n%s", "".join(traceback.format_exception(exc)))
-    return f"{type(exc).__name__}: {exc}"
-
-
-def reap_stale(session: Session, stale_after: int) -> int:
-    """Mark running runs whose worker stopped sending heartbeats as failed."""
-    cutoff = utcnow() - timedelta(seconds=stale_after)
-    result = session.execute(
-        update(TrainingRun)
-        .where(TrainingRun.status == RunStatus.running, TrainingRun.heartbeat_at < cutoff)
-        .values(
-            status=RunStatus.failed,
-            phase="failed",
-            eta_seconds=None,
-            error="The worker running this training stopped responding (it was killed or "
-            "crashed). Start the run again.",
-            finished_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
-from app.db import utcnow
-from app.images import views
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker, utcnow
+from app.images import jobs, views
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch, ImportIssue
 from app.labeling import service as labeling
 from app.labeling.models import AnnotationSource
@@ -406,7 +407,7 @@ def test_the_duplicates_view_pages_and_says_when_there_are_none(
 
 
 def test_the_imports_list_polls_only_while_an_import_is_active(
-    api: TestClient, web: TestClient, db: Session, admin: User
+    api: TestClient, web: TestClient, db: Session, admin: User, settings: Settings
 ) -> None:
     pid = new_project(api)
     assert "No imports yet." in web.get(f"/projects/{pid}/imports/_list").text
@@ -432,7 +433,11 @@ def test_the_imports_list_polls_only_while_an_import_is_active(
     active = web.get(f"/projects/{pid}/imports/_list").text
     assert 'hx-trigger="imports-changed from:body, every 1s"' in active
     assert "big.zip" in active
-    # A job whose worker stopped sending heartbeats is reaped, not "running" forever.
+    # A job whose worker stopped sending heartbeats is reaped by the workers' timer (not
+    # by this page view), not "running" forever.
+    db.refresh(stale)
+    assert stale.status is BatchStatus.running
+    assert jobs.reap(make_sessionmaker(make_engine(settings.resolved_database_url)), settings) == 1
     db.refresh(stale)
     assert stale.status is BatchStatus.failed
     queued.status = BatchStatus.succeeded

@@ -8,9 +8,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.background.owners import Claim, this_process
 from app.db import utcnow
 from app.projects.models import Project
-from app.training import dataset, service
+from app.training import dataset, execution
 from app.training.models import RunStatus, TrainingRun, TrainingSample
 from tests.conftest import ClientFor, UserFactory
 from tests.labeling.helpers import Setup, arrange, join, label
@@ -140,21 +141,29 @@ def test_labels_roll_up_to_the_level_and_the_rest_is_counted(
     assert deepest.report()["per_class"] == {cats["daisy"]: 2, cats["rose"]: 2, cats["oak"]: 2}
 
 
-def test_a_silent_worker_is_reaped(api_as: ClientFor, admin: User, db: Session) -> None:
+def test_a_silent_worker_is_reaped_by_the_reaper_not_by_reads(
+    api_as: ClientFor, admin: User, db: Session
+) -> None:
     api = api_as(admin)
     s = _labeled(api, {"wine": 2, "beer": 2})
     rid = api.post(f"/api/v1/projects/{s.pid}/training-runs", json={"mode": "linear"}).json()["id"]
-    assert service.claim(db, rid, stale_after=300)
-    assert not service.claim(db, rid, stale_after=300)  # a second delivery does not run it twice
+    me = this_process("test@here", "boot")
+    assert execution.claim(db, rid, me, "t1", stale_after=300) is Claim.claimed
+    # The same message again while its owner (this process) runs it: not a second copy.
+    assert execution.claim(db, rid, me, "t1", stale_after=300) is Claim.busy
     db.execute(
         TrainingRun.__table__.update()
         .where(TrainingRun.id == rid)
         .values(heartbeat_at=utcnow() - timedelta(minutes=10))
     )
     db.commit()
+    # Reading the run changes nothing: the workers' reaper ends it.
+    assert api.get(f"/api/v1/training-runs/{rid}").json()["status"] == "running"
+    assert execution.reap_stale(db, stale_after=300) == 1
+    db.commit()
     run = api.get(f"/api/v1/training-runs/{rid}").json()
     assert run["status"] == "failed"
-    assert "stopped responding" in run["error"]
+    assert "the worker stopped responding" in run["error"].lower()
 
 
 def test_confusion_cell_lists_its_images(api_as: ClientFor, admin: User, db: Session) -> None:

@@ -36,7 +36,9 @@ def test_rollback_sends_nothing_and_commit_reaches_the_worker(tmp_path: Path) ->
     assert queued_messages(data) == []
 
     with factory() as session:
-        task_id = enqueue_after_commit(session, celery, PING_TASK, queue="ingest", args=["kept"])
+        task_id = enqueue_after_commit(
+            session, celery, PING_TASK, queue="ingest", args=["kept"], keep_result=True
+        )
         session.flush()
         assert queued_messages(data) == []  # not before the commit
         session.commit()

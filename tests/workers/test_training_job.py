@@ -12,6 +12,7 @@ import io
 import json
 import os
 import signal
+import time
 import zipfile
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from app.db import make_engine, make_sessionmaker
 from app.images.folder_import import import_folder
 from app.images.models import Image
 from app.main import create_app
-from app.training.models import Prediction, QueueRank, Scoring
+from app.training.models import Prediction, QueueRank, RunStatus, Scoring, TrainingRun
 from tests.conftest import PASSWORD
 from tests.images.helpers import new_project
 from tests.support.env import require
@@ -167,11 +168,10 @@ def test_flowers_linear_probe_at_species_and_family_level(
     assert torchscript.status_code == 200
 
 
-def test_a_worker_killed_mid_run_does_not_leave_it_running(
-    settings: Settings, admin: User, tmp_path: Path
+def test_a_worker_killed_mid_run_is_failed_by_another_worker_s_reaper(
+    settings: Settings, admin: User, db: Session, tmp_path: Path
 ) -> None:
     require((FLOWERS / "train").is_dir(), f"the flowers12 dataset is missing at {FLOWERS}")
-    settings = settings.model_copy(update={"job_stale_after": 10})
     api = _client(settings, admin)
     pid = new_project(api, "Killed")
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
@@ -179,20 +179,35 @@ def test_a_worker_killed_mid_run_does_not_leave_it_running(
     rid = api.post(
         f"/api/v1/projects/{pid}/training-runs", json={"mode": "finetune", "params": {"epochs": 50}}
     ).json()["id"]
+    stale_after = 5
+    env = curator_env(
+        settings.data_dir,
+        CURATOR_ML_DEVICE="cpu",
+        CURATOR_JOB_HEARTBEAT_INTERVAL="1",
+        CURATOR_JOB_STALE_AFTER=str(stale_after),
+        CURATOR_WORKER_TICK="1",
+    )
+
+    def status() -> RunStatus:
+        db.expire_all()  # read the database, not this session's copy: no web request
+        return db.get_one(TrainingRun, rid).status
+
     log = tmp_path / "worker.log"
-    env = curator_env(settings.data_dir, CURATOR_ML_DEVICE="cpu", CURATOR_JOB_STALE_AFTER="10")
     with running(curator_cmd("worker", "--queues", "ml", "--concurrency", "1"), env, log) as proc:
-        wait_for(
-            lambda: api.get(f"/api/v1/training-runs/{rid}").json()["status"] == "running",
-            timeout=120,
-            what="the run to start",
-        )
+        wait_for(lambda: status() is RunStatus.running, timeout=120, what="the run to start")
         os.killpg(proc.pid, signal.SIGKILL)  # the worker and its children, no goodbye
         proc.wait()
-    wait_for(
-        lambda: api.get(f"/api/v1/training-runs/{rid}").json()["status"] == "failed",
-        timeout=60,
-        what="the reaper to notice the dead worker",
-    )
-    run = api.get(f"/api/v1/training-runs/{rid}").json()
-    assert "stopped responding" in run["error"]
+    killed = time.monotonic()
+    assert status() is RunStatus.running
+    # Another worker (here: the same one, restarted) notices on its timer.
+    with running(curator_cmd("worker", "--queues", "ml"), env, tmp_path / "second.log"):
+        wait_for(
+            lambda: status() is RunStatus.failed,
+            timeout=60 + 60,  # 60 s at most after the last heartbeat, plus a start-up
+            interval=0.5,
+            what="the reaper of the other worker",
+        )
+    assert time.monotonic() - killed < 60 + 60
+    run = db.get_one(TrainingRun, rid)
+    assert run.error is not None
+    assert "the worker stopped responding" in run.error.lower()
