@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 
 from app.auth.deps import ApiUser
@@ -11,9 +13,17 @@ from app.db import SessionDep
 from app.images.api import image_out
 from app.projects import service as projects
 from app.settings_dep import CeleryDep, SettingsDep
-from app.training import download, predictions, service
-from app.training.schemas import CellImage, ExportFormat, RunCreate, RunCreated, RunOut
-from app.validation import Id
+from app.training import download, prediction_queries, predictions, service
+from app.training.schemas import (
+    CellImage,
+    ExportFormat,
+    PredictionOut,
+    PredictionsOut,
+    RunCreate,
+    RunCreated,
+    RunOut,
+)
+from app.validation import MAX_ID, Id
 
 router = APIRouter(tags=["training"])
 
@@ -63,6 +73,53 @@ def confusion_cell(
         CellImage(id=i.id, filename=i.filename, thumbnail_url=image_out(i).thumbnail_url)
         for i in predictions.cell_images(session, run.id, true_id, predicted_id)
     ]
+
+
+Confidence = Annotated[float | None, Query(ge=0, le=1)]
+
+
+@router.get("/projects/{project_id}/predictions", response_model=PredictionsOut)
+def list_predictions(
+    project_id: Id,
+    session: SessionDep,
+    user: ApiUser,
+    run_id: Id | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    category_id: Annotated[
+        Id | None, Query(description="Predicted as this category or anything under it.")
+    ] = None,
+    min_confidence: Confidence = None,
+    max_confidence: Confidence = None,
+    disagrees: Annotated[
+        bool,
+        Query(
+            description="Only labeled images whose prediction is off the label's branch: "
+            "neither the label's ancestor at the run's level nor, for a label above that "
+            "level, one of its sub-categories."
+        ),
+    ] = False,
+) -> PredictionsOut:
+    """One item per image the run predicted (labeled, unlabeled and rejected alike), in
+    image id order. Without `run_id`: the latest run that succeeded. A project with no
+    such run answers 200 with no items, `total` 0 and `run_id` null. A run of another
+    project is a 404; a run that did not succeed, or whose predictions were dropped
+    (only the newest 5 successful runs keep them), a 409."""
+    project = projects.get_project(session, user, project_id)
+    run = prediction_queries.run_for(session, project, run_id)
+    found = prediction_queries.page(
+        session,
+        project,
+        run,
+        prediction_queries.PredictionFilter(category_id, min_confidence, max_confidence, disagrees),
+        limit=limit,
+        offset=offset,
+    )
+    return PredictionsOut(
+        items=[PredictionOut.model_validate(i, from_attributes=True) for i in found.items],
+        total=found.total,
+        run_id=found.run_id,
+    )
 
 
 @router.get(

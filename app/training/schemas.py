@@ -71,6 +71,25 @@ class RunOut(BaseModel):
     finished_at: datetime | None
 
 
+class PredictionOut(BaseModel):
+    image_id: int
+    category_id: int = Field(description="The predicted class: a category at the run's level.")
+    confidence: float = Field(description="The predicted class's probability, 0..1.")
+    uncertainty: float = Field(
+        description="Entropy of the class probabilities over log(number of classes): "
+        "0 when the model is sure, 1 when every class is equally likely."
+    )
+
+
+class PredictionsOut(BaseModel):
+    items: list[PredictionOut]
+    total: int = Field(description="How many predictions match the filters, all pages.")
+    run_id: int | None = Field(
+        description="The run the predictions come from; null when the project has no run "
+        "that succeeded yet (and the list is empty)."
+    )
+
+
 class CellImage(BaseModel):
     id: int
     filename: str
