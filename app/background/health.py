@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from celery import Celery
 from pydantic import BaseModel
@@ -39,16 +39,12 @@ class Health(BaseModel):
 
 
 def _last_worker(sessions: sessionmaker[Session]) -> tuple[bool, datetime | None]:
+    """Whether the database answers, and the newest report of any worker."""
     try:
         with sessions() as session:
-            seen: Any = session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
+            return True, session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
     except Exception:
         return False, None
-    if isinstance(seen, str):  # SQLite hands an aggregate back untyped
-        seen = datetime.fromisoformat(seen)
-    if isinstance(seen, datetime) and seen.tzinfo is None:
-        seen = seen.replace(tzinfo=utcnow().tzinfo)
-    return True, seen
 
 
 def _free_bytes(settings: Settings) -> int | None:

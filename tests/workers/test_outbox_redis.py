@@ -6,10 +6,12 @@ sends what never left once the broker answers again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -20,6 +22,7 @@ from app.config import Settings
 from app.images.models import BatchStatus, ImportBatch
 from app.main import create_app
 from app.training.models import RunStatus, TrainingRun
+from app.training.service import TRAIN_TASK
 from tests.conftest import PASSWORD
 from tests.images import corpus
 from tests.images.helpers import file_part, make_zip
@@ -125,4 +128,41 @@ def test_work_started_while_redis_is_down_runs_once_it_is_back(
     assert run.dispatch_attempts >= 1  # sent by the dispatcher, once the broker was back
     job = db.get_one(ImportBatch, job_id)
     assert (job.status, job.imported) == (BatchStatus.succeeded, 4)
+    app.state.engine.dispose()
+
+
+def test_the_web_sends_what_it_could_not_once_redis_is_back_with_no_worker(
+    settings: Settings, admin: User, db: Session, redis_server: RedisServer
+) -> None:
+    settings = settings.model_copy(update={"broker_url": redis_server.url})
+    app = create_app(settings)
+    api = _login(app, admin)
+    s = arrange(api, images=4)
+    for n, name in enumerate(["wine", "wine", "beer", "beer"]):
+        label(api, s.image_ids[n], s.categories[name])
+    redis_server.stop()
+    wait_for(
+        lambda: api.get("/api/v1/health").json()["broker"] == "unreachable",
+        timeout=20,
+        what="health to see the broker down",
+    )
+    started = api.post(f"/api/v1/projects/{s.pid}/training-runs", json={"mode": "linear"})
+    assert started.json()["message"] == UNREACHABLE
+    rid = started.json()["id"]
+    redis_server.start()
+    queue = redis.Redis.from_url(redis_server.url)
+
+    def sent() -> bool:
+        db.expire_all()
+        return db.get_one(TrainingRun, rid).dispatched_at is not None
+
+    # No worker runs: the web process's own dispatcher thread sends it, on no request.
+    wait_for(sent, timeout=60, interval=0.5, what="the web's dispatcher")
+    run = db.get_one(TrainingRun, rid)
+    assert (run.status, run.dispatch_attempts) == (RunStatus.queued, 1)
+    waiting = [json.loads(m)["headers"] for m in queue.lrange("ml", 0, -1)]
+    assert {"task": TRAIN_TASK, "id": run.task_id} in [
+        {"task": h["task"], "id": h["id"]} for h in waiting
+    ]  # the message waits in Redis for a worker
+    queue.close()
     app.state.engine.dispose()
