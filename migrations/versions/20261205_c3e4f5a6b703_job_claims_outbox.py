@@ -68,9 +68,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("boot", name=op.f("pk_worker_heartbeats")),
     )
     with op.batch_alter_table("worker_heartbeats", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_worker_heartbeats_seen_at"), ["seen_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_worker_heartbeats_seen_at"), ["seen_at"], unique=False)
 
 
 def downgrade() -> None:
