@@ -41,7 +41,7 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error("Not authenticated, or the token is invalid or expired"),
     403: _error("Authenticated, but the role does not allow this"),
     404: _error("No such resource, or not visible to this user"),
-    409: _error("Conflicts with the current state, e.g. a duplicate name"),
+    409: _error("Conflicts with the current state, e.g. a name taken or one that reads alike"),
     413: _error("Request body too large"),
     429: _error("Too many failed logins for this username"),
 }

@@ -14,7 +14,7 @@ from app.auth.passwords import dummy_hash, hash_password, verify_password
 from app.auth.throttle import ThrottlePolicy
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
-from app.names import find_lookalike, lookalike_hint
+from app.names import find_lookalike, lookalike_hint, name_key
 
 BAD_CREDENTIALS = "Incorrect username or password."
 ADMIN_USERNAME = "admin"
@@ -57,6 +57,8 @@ def create_user(session: Session, username: str, password: str, role: Role) -> U
     # Usernames are shown in member lists and history: "Lena" and "1ena" would pass
     # for "lena". Names from before this rule keep working; only new ones are checked.
     lookalike = find_lookalike(username, session.scalars(select(User.username)))
+    if lookalike is not None and name_key(lookalike) == name_key(username):
+        raise Conflict(f"A user named {lookalike!r} already exists.")
     if lookalike is not None:
         raise Conflict(
             f"The username {username!r} reads like the existing user {lookalike!r}"

@@ -12,15 +12,12 @@ from sqlalchemy.orm import Session
 from app.auth.models import Role, User
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
+from app.names import find_lookalike, lookalike_hint, name_key
 from app.projects.models import Membership, Project, ProjectRole
 
 # The global role says what a user may create; only an admin bypasses membership.
 CREATOR_ROLES = (Role.admin, Role.manager)
 _Ts = TypeVarTuple("_Ts")
-
-
-def name_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
 
 
 def can_create_projects(user: User) -> bool:
@@ -101,6 +98,13 @@ def _ensure_name_free(session: Session, name: str, exclude_id: int | None = None
     clash = session.scalar(select(Project).where(Project.name_key == key))
     if clash is not None and clash.id != exclude_id:
         raise Conflict(f"A project named {clash.name!r} already exists.")
+    # Look-alikes span every project, seen or not: only "another project" is named.
+    others = session.scalars(select(Project.name).where(Project.id != (exclude_id or 0)))
+    if find_lookalike(name, others) is not None:
+        raise Conflict(
+            f"The name {name!r} reads like the name of another project{lookalike_hint(name)}; "
+            "choose a name that is told apart at a glance."
+        )
     return key
 
 

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, InvalidInput
 from app.images.models import Image
 from app.labeling.models import Annotation
+from app.names import name_key
 from app.projects.models import Project
-from app.projects.service import name_key
 from app.taxonomy import service
 from app.taxonomy.models import Category, CategoryExample
 from app.taxonomy.service import Tree

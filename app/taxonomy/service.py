@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
+from app.names import find_lookalike, lookalike_hint, name_key
 from app.projects.models import Project
-from app.projects.service import name_key
 from app.taxonomy.models import Category
 from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
 
@@ -120,11 +120,19 @@ def _check_parent(tree: Tree, parent_id: int | None, subtree_height: int = 1) ->
 
 
 def _check_name_free(tree: Tree, parent_id: int | None, name: str, exclude: int | None) -> None:
+    """Siblings are what a labeler picks between, so they must be told apart at a glance."""
     key = name_key(name)
-    for sibling in tree.children.get(parent_id, []):
-        if sibling.id != exclude and name_key(sibling.name) == key:
-            where = "at the top level" if parent_id is None else "under this parent"
+    siblings = [s for s in tree.children.get(parent_id, []) if s.id != exclude]
+    where = "at the top level" if parent_id is None else "under this parent"
+    for sibling in siblings:
+        if name_key(sibling.name) == key:
             raise Conflict(f"A category named {sibling.name!r} already exists {where}.")
+    lookalike = find_lookalike(name, (s.name for s in siblings))
+    if lookalike is not None:
+        raise Conflict(
+            f"The name {name!r} reads like {lookalike!r}, already {where}"
+            f"{lookalike_hint(name)}; choose a name that is told apart at a glance."
+        )
 
 
 def _check_shortcut(tree: Tree, shortcut: str, exclude: int | None) -> None:

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput
+from app.errors import Conflict, InvalidInput
+from app.names import name_key
 from app.projects.models import Project
-from app.projects.service import name_key
 from app.taxonomy import service
 from app.taxonomy.schemas import CategoryCreate, CategorySpec
 from app.validation import CategoryName
@@ -175,7 +175,7 @@ def _child_or_new(
         return f"the folder {'/'.join(prefix)!r} cannot be a category: {exc.errors()[0]['msg']}"
     try:
         category = service.create_category(session, project, new).category
-    except InvalidInput as exc:  # deeper than the tree allows
+    except (InvalidInput, Conflict) as exc:  # deeper than the tree allows, or a look-alike
         return f"the folder {'/'.join(prefix)!r} cannot be a category: {exc}"
     tree.by_id[category.id] = category
     tree.children.setdefault(parent_id, []).append(category)
