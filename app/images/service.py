@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -73,15 +74,76 @@ def list_images(
     sort: Sort = "newest",
     limit: int = 60,
     offset: int = 0,
+    extra: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[Image], int]:
-    """A page of images and the total that match the filter."""
-    where = _conditions(session, project, f)
+    """A page of images and the total that match the filter (and ``extra`` conditions)."""
+    where = [*_conditions(session, project, f), *extra]
     # Counted on the indexes alone: a count over a subquery of whole rows reads them all.
     total = session.scalar(select(func.count(Image.id)).where(*where)) or 0
     page = session.scalars(
         select(Image).where(*where).order_by(*_ORDER[sort]).limit(limit).offset(offset)
     )
     return list(page), total
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Where one image sits in a filtered, sorted list: for previous / next links."""
+
+    previous: int | None
+    next: int | None
+    position: int | None  # 1-based; None when the image is not in the list (any more)
+    total: int
+
+
+def _after(sort: Sort, image: Image) -> ColumnElement[bool]:
+    """The images that come after ``image`` in the ``sort`` order."""
+    if sort == "newest":
+        return Image.id < image.id
+    if sort == "oldest":
+        return Image.id > image.id
+    return or_(
+        Image.filename > image.filename,
+        and_(Image.filename == image.filename, Image.id > image.id),
+    )
+
+
+def _before(sort: Sort, image: Image) -> ColumnElement[bool]:
+    if sort == "newest":
+        return Image.id > image.id
+    if sort == "oldest":
+        return Image.id < image.id
+    return or_(
+        Image.filename < image.filename,
+        and_(Image.filename == image.filename, Image.id < image.id),
+    )
+
+
+_REVERSED = {
+    "newest": (Image.id.asc(),),
+    "oldest": (Image.id.desc(),),
+    "filename": (Image.filename.desc(), Image.id.desc()),
+}
+
+
+def neighbours(
+    session: Session,
+    project: Project,
+    f: ImageFilter,
+    image: Image,
+    *,
+    sort: Sort = "newest",
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> Neighbours:
+    """The images just before and after ``image`` in the list, seeking on the sort key."""
+    where = [*_conditions(session, project, f), *extra]
+    ids = select(Image.id).where(*where)
+    following = session.scalar(ids.where(_after(sort, image)).order_by(*_ORDER[sort]).limit(1))
+    preceding = session.scalar(ids.where(_before(sort, image)).order_by(*_REVERSED[sort]).limit(1))
+    total = session.scalar(select(func.count(Image.id)).where(*where)) or 0
+    member = session.scalar(ids.where(Image.id == image.id)) is not None
+    ahead = session.scalar(select(func.count(Image.id)).where(*where, _before(sort, image))) or 0
+    return Neighbours(preceding, following, ahead + 1 if member else None, total)
 
 
 def status_counts(session: Session, project_id: int) -> dict[ImageStatus, int]:

@@ -1,119 +1,30 @@
-"""Read-only shapes of images for the pages: gallery query and tiles, image history, imports."""
+"""Read-only shapes of images for the pages: tiles with their label and prediction, the
+gallery's pages, near-duplicate groups, imports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import get_args
-from urllib.parse import urlencode
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from app.auth import service as auth
 from app.images import duplicates, service
 from app.images.decode import THUMBNAIL_SIZE
+from app.images.gallery_query import GalleryQuery
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch
-from app.labeling import service as labeling
-from app.labeling.models import AnnotationSource
+from app.images.params import MAX_PAGE as MAX_PAGE
+from app.images.params import parse_form_id as parse_form_id
+from app.images.params import parse_page as parse_page
 from app.projects.models import Project
 from app.taxonomy.service import Tree, load_tree
-from app.web.forms import FormError
+from app.training import prediction_queries
+from app.training.models import TrainingRun
+from app.training.service import latest_model
 
 PAGE_SIZE = 60
 GROUPS_PER_PAGE = 20
-# Offsets past this are never useful to a person and would make the database scan.
-MAX_PAGE = 100_000
-SORTS: tuple[str, ...] = get_args(service.Sort)
-STATUSES = ("all", *(s.value for s in ImageStatus))
 ACTIVE = (BatchStatus.queued, BatchStatus.running)
-
-
-def _id(field: str, raw: str) -> int | None:
-    """A blank field means "any"; anything else must be a positive id."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    if not raw.isdecimal() or not 0 < int(raw) < 2**31:
-        raise FormError(f"{field}: {raw[:40]!r} is not a valid id; pick one from the list.")
-    return int(raw)
-
-
-def parse_page(raw: str) -> int:
-    raw = raw.strip() or "1"
-    if not raw.isdecimal() or not 1 <= int(raw) <= MAX_PAGE:
-        raise FormError(f"Page: {raw[:40]!r} is not a page number (1 to {MAX_PAGE}).")
-    return int(raw)
-
-
-def parse_form_id(field: str, raw: str) -> int:
-    value = _id(field, raw)
-    if value is None:
-        raise FormError(f"{field}: missing.")
-    return value
-
-
-@dataclass(frozen=True)
-class GalleryQuery:
-    """Everything the gallery shows is in its URL: these are its query parameters."""
-
-    status: str = "all"
-    category: int | None = None
-    batch: int | None = None
-    group: int | None = None
-    near: bool = False
-    sort: str = "newest"
-    page: int = 1
-
-    @classmethod
-    def parse(
-        cls, status: str, category: str, batch: str, group: str, near: str, sort: str, page: str
-    ) -> GalleryQuery:
-        status = status.strip() or "all"
-        if status not in STATUSES:
-            raise FormError(f"Status: {status[:40]!r} is not one of {', '.join(STATUSES)}.")
-        sort = sort.strip() or "newest"
-        if sort not in SORTS:
-            raise FormError(f"Sort: {sort[:40]!r} is not one of {', '.join(SORTS)}.")
-        return cls(
-            status=status,
-            category=_id("Category", category),
-            batch=_id("Import", batch),
-            group=_id("Duplicate group", group),
-            near=near.strip().lower() in ("1", "true", "on", "yes"),
-            sort=sort,
-            page=parse_page(page),
-        )
-
-    def image_filter(self) -> service.ImageFilter:
-        status = None if self.status == "all" else ImageStatus(self.status)
-        return service.ImageFilter(status, self.category, self.batch, self.group, self.near)
-
-    def params(self) -> dict[str, str]:
-        """The non-default parameters, in a stable order: short, shareable URLs."""
-        out: dict[str, str] = {}
-        if self.status != "all":
-            out["status"] = self.status
-        if self.category is not None:
-            out["category"] = str(self.category)
-        if self.batch is not None:
-            out["batch"] = str(self.batch)
-        if self.group is not None:
-            out["group"] = str(self.group)
-        if self.near:
-            out["near"] = "1"
-        if self.sort != "newest":
-            out["sort"] = self.sort
-        if self.page != 1:
-            out["page"] = str(self.page)
-        return out
-
-    def url(self, project_id: int, **changes: object) -> str:
-        query = urlencode(replace(self, **changes).params())  # type: ignore[arg-type]
-        return f"/projects/{project_id}/images" + (f"?{query}" if query else "")
-
-    @property
-    def filtered(self) -> bool:
-        return bool({k: v for k, v in self.params().items() if k not in ("sort", "page")})
 
 
 @dataclass(frozen=True)
@@ -126,12 +37,27 @@ class Label:
 
 
 @dataclass(frozen=True)
+class TilePrediction:
+    """What the newest model predicts for an image, and whether that contradicts its label."""
+
+    path: str
+    confidence: float
+    disagrees: bool
+
+    @property
+    def title(self) -> str:
+        said = f"Model: {self.path}, {self.confidence:.0%} confident"
+        return f"{said}; it disagrees with the label" if self.disagrees else said
+
+
+@dataclass(frozen=True)
 class Tile:
     image: Image
     label: Label
     # The thumbnail's own size (at most THUMBNAIL_SIZE), so the grid never reflows.
     width: int
     height: int
+    prediction: TilePrediction | None = None
 
 
 @dataclass(frozen=True)
@@ -160,11 +86,24 @@ class Labels:
             category.color if category is not None else None,
         )
 
-    def tile(self, image: Image) -> Tile:
+    def tile(self, image: Image, shown: prediction_queries.Shown | None = None) -> Tile:
         scale = min(1.0, THUMBNAIL_SIZE / max(image.width, image.height, 1))
         width = max(1, round(image.width * scale))
         height = max(1, round(image.height * scale))
-        return Tile(image, self.of(image), width, height)
+        return Tile(image, self.of(image), width, height, self.prediction(image, shown))
+
+    def prediction(
+        self, image: Image, shown: prediction_queries.Shown | None
+    ) -> TilePrediction | None:
+        if shown is None:
+            return None
+        labeled = image.status is ImageStatus.labeled and image.category_id is not None
+        return TilePrediction(
+            self.path(shown.category_id) or f"category #{shown.category_id}",
+            shown.confidence,
+            labeled
+            and not prediction_queries.agrees(self.tree, image.category_id or 0, shown.category_id),
+        )
 
     def options(self) -> list[CategoryOption]:
         return [CategoryOption(n.category.id, n.path, n.depth) for n in self.tree.depth_first()]
@@ -172,6 +111,19 @@ class Labels:
 
 def labels_of(session: Session, project: Project) -> Labels:
     return Labels(load_tree(session, project))
+
+
+def tiles(
+    session: Session,
+    project: Project,
+    labels: Labels,
+    images: Sequence[Image],
+    run: TrainingRun | None = None,
+) -> list[Tile]:
+    """Tiles that also show the newest model's prediction, read in one query."""
+    run = run or latest_model(session, project.id)
+    shown = prediction_queries.for_images(session, run.id, [i.id for i in images]) if run else {}
+    return [labels.tile(i, shown.get(i.id)) for i in images]
 
 
 @dataclass(frozen=True)
@@ -182,6 +134,7 @@ class Gallery:
     counts: dict[ImageStatus, int]
     categories: list[CategoryOption]
     batches: list[ImportBatch]
+    model: TrainingRun | None  # the newest run that succeeded: what the tiles show
 
 
 def gallery(session: Session, project: Project, query: GalleryQuery) -> Gallery:
@@ -192,6 +145,7 @@ def gallery(session: Session, project: Project, query: GalleryQuery) -> Gallery:
         chosen = service.batch_in_project(session, project, query.batch)
         if chosen not in batches:
             batches.append(chosen)
+    run = latest_model(session, project.id)
     images, total = service.list_images(
         session,
         project,
@@ -199,50 +153,27 @@ def gallery(session: Session, project: Project, query: GalleryQuery) -> Gallery:
         sort=query.sort,  # type: ignore[arg-type]  # checked against SORTS by parse
         limit=PAGE_SIZE,
         offset=(query.page - 1) * PAGE_SIZE,
+        extra=prediction_extra(session, project, query, run),
     )
     return Gallery(
-        tiles=[labels.tile(i) for i in images],
+        tiles=tiles(session, project, labels, images, run),
         total=total,
         pages=max(1, -(-total // PAGE_SIZE)),
         counts=service.status_counts(session, project.id),
         categories=labels.options(),
         batches=batches,
+        model=run,
     )
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    user: str | None
-    what: str  # a category path, "rejected: reason", or "cleared"
-    source: AnnotationSource
-    # Kept and compared, but it did not change the image's current label.
-    second_opinion: bool = False
-
-
-def history(session: Session, labels: Labels, image: Image) -> list[HistoryEntry]:
-    annotations = labeling.history(session, image.id)
-    names = auth.usernames(session, {a.user_id for a in annotations if a.user_id is not None})
-    entries = []
-    for a in annotations:
-        if a.rejected:
-            what = f"rejected: {a.reason}" if a.reason else "rejected"
-        elif a.category_id is not None:
-            what = labels.path(a.category_id) or f"category #{a.category_id}"
-        else:
-            what = "cleared"
-        user = names.get(a.user_id) if a.user_id is not None else None
-        entries.append(HistoryEntry(a.created_at, user, what, a.source, a.second_opinion))
-    return entries
-
-
-def rejection_reason(session: Session, image: Image) -> str | None:
-    """Why the image is rejected, from the latest annotation that set its label."""
-    if image.status is not ImageStatus.rejected:
-        return None
-    # A later second opinion (its own reason, or a category) left the label as it was.
-    annotations = [a for a in labeling.history(session, image.id) if not a.second_opinion]
-    return annotations[-1].reason if annotations else None
+def prediction_extra(
+    session: Session, project: Project, query: GalleryQuery, run: TrainingRun | None
+) -> list[ColumnElement[bool]]:
+    """The gallery's prediction filters as conditions on images (none when unused)."""
+    wanted = query.prediction_filter()
+    if not wanted.active:
+        return []
+    return [prediction_queries.image_condition(session, project, run, wanted)]
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def grid_page(
 
     context = {
         "project": project,
-        "tiles": [labels.tile(i) for i in found],
+        "tiles": views.tiles(session, project, labels, found),
         "total": total,
         "page": number,
         "pages": max(1, -(-total // GRID_PAGE_SIZE)),

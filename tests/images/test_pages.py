@@ -59,7 +59,7 @@ def tile_ids(html: str) -> list[int]:
     grid = html.split('aria-label="Images"', 1)
     if len(grid) == 1:
         return []
-    return [int(i) for i in re.findall(r'<a class="thumb" href="/images/(\d+)"', grid[1])]
+    return [int(i) for i in re.findall(r'<a class="thumb" href="/images/(\d+)[?"]', grid[1])]
 
 
 def post_keep(client: TestClient, pid: int, group: int, image_id: int, token: str) -> object:
