@@ -42,7 +42,8 @@ def _all(api: TestClient, pid: int, **params: Any) -> tuple[list[dict[str, Any]]
     items: list[dict[str, Any]] = []
     while True:
         resp = api.get(
-            f"/api/v1/projects/{pid}/predictions", params={**params, "limit": 7, "offset": len(items)}
+            f"/api/v1/projects/{pid}/predictions",
+            params={**params, "limit": 7, "offset": len(items)},
         )
         assert resp.status_code == 200, resp.text
         body = resp.json()
