@@ -12,7 +12,7 @@ from app.background.outbox import queued_message
 from app.db import SessionDep
 from app.images import duplicates, labels_csv, service, uploads
 from app.images.decode import NEEDS_DISPLAY
-from app.images.models import Image, ImageStatus, ImportBatch
+from app.images.models import ImageStatus, ImportBatch
 from app.images.schemas import (
     Duplicate,
     DuplicateGroup,
@@ -28,6 +28,7 @@ from app.images.schemas import (
     LabelsCsvResult,
     LineError,
     UploadResult,
+    image_out,
 )
 from app.images.storage import ImageStore
 from app.projects import service as projects
@@ -41,17 +42,6 @@ MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "
         "bmp": "image/bmp", "tiff": "image/tiff"}  # fmt: skip
 # Content never changes under an image id: browsers may keep it for good.
 IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
-
-
-def image_out(image: Image) -> ImageOut:
-    return ImageOut.model_validate(
-        {
-            **{k: getattr(image, k) for k in ImageOut.model_fields if hasattr(image, k)},
-            "file_url": f"/api/v1/images/{image.id}/file",
-            "thumbnail_url": f"/api/v1/images/{image.id}/thumbnail",
-            "display_url": f"/api/v1/images/{image.id}/display",
-        }
-    )
 
 
 def job_detail(session: SessionDep, batch: ImportBatch) -> ImportJobDetail:

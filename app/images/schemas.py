@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from app.images.models import BatchStatus, ImageStatus
+from app.images.models import BatchStatus, Image, ImageStatus
 from app.validation import Id
 
 
@@ -27,6 +27,18 @@ class ImageOut(BaseModel):
     file_url: str  # the original bytes
     thumbnail_url: str
     display_url: str  # what a browser can show: the original, or a PNG for TIFF
+
+
+def image_out(image: Image) -> ImageOut:
+    """The API's shape of an image, with the URLs of its bytes."""
+    return ImageOut.model_validate(
+        {
+            **{k: getattr(image, k) for k in ImageOut.model_fields if hasattr(image, k)},
+            "file_url": f"/api/v1/images/{image.id}/file",
+            "thumbnail_url": f"/api/v1/images/{image.id}/thumbnail",
+            "display_url": f"/api/v1/images/{image.id}/display",
+        }
+    )
 
 
 class ImagePage(BaseModel):

@@ -10,7 +10,7 @@ from app.auth.deps import ApiUser
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.images import service as images
-from app.images.api import image_out
+from app.images.schemas import image_out
 from app.labeling import counters, decisions, leases, overlap, queue, service
 from app.labeling.models import QueueMode
 from app.labeling.schemas import (

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.auth.deps import ApiUser
 from app.auth.models import User
 from app.db import SessionDep
-from app.images.api import image_out
+from app.images.schemas import image_out
 from app.projects import service as projects
 from app.projects.models import Project
 from app.taxonomy import examples, labels, service, transfer

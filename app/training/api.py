@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from app.auth.deps import ApiUser
 from app.background.outbox import queued_message
 from app.db import SessionDep
-from app.images.api import image_out
+from app.images.schemas import image_out
 from app.projects import service as projects
 from app.settings_dep import CeleryDep, SettingsDep
 from app.training import download, prediction_queries, predictions, service
