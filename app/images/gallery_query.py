@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlencode
 
 from app.images import service
 from app.images.models import ImageStatus
-from app.images.params import parse_flag, parse_id, parse_page, parse_percent
+from app.images.params import parse_flag, parse_page, parse_percent
 from app.training.prediction_queries import PredictionFilter
-from app.web.forms import FormError
+from app.web.forms import FormError, parse_id
 
 SORTS: tuple[str, ...] = get_args(service.Sort)
 STATUSES = ("all", *(s.value for s in ImageStatus))

@@ -19,6 +19,7 @@ from app.projects import service as projects
 from app.taxonomy.service import load_tree
 from app.validation import Id
 from app.web.flash import flash
+from app.web.forms import parse_form_id
 from app.web.templates import render
 
 router = APIRouter()
@@ -125,7 +126,7 @@ def keep_one(
 ) -> Response:
     # Any member may: rejecting near duplicates is labeling work, not project management.
     project = projects.get_project(session, user, project_id)
-    wanted = views.parse_form_id("Image", image_id)
+    wanted = parse_form_id("Image", image_id)
     image = duplicates.image_in_group(session, project, group_id, wanted)
     rejected = duplicates.keep_one(session, image, user.id)
     flash(request, f"Kept image {image.id}; rejected {rejected} near duplicates.")

@@ -8,28 +8,11 @@ from app.web.forms import FormError
 MAX_PAGE = 100_000
 
 
-def parse_id(field: str, raw: str) -> int | None:
-    """A blank field means "any"; anything else must be a positive id."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    if not raw.isdecimal() or not 0 < int(raw) < 2**31:
-        raise FormError(f"{field}: {raw[:40]!r} is not a valid id; pick one from the list.")
-    return int(raw)
-
-
 def parse_page(raw: str) -> int:
     raw = raw.strip() or "1"
     if not raw.isdecimal() or not 1 <= int(raw) <= MAX_PAGE:
         raise FormError(f"Page: {raw[:40]!r} is not a page number (1 to {MAX_PAGE}).")
     return int(raw)
-
-
-def parse_form_id(field: str, raw: str) -> int:
-    value = parse_id(field, raw)
-    if value is None:
-        raise FormError(f"{field}: missing.")
-    return value
 
 
 def parse_percent(field: str, raw: str) -> int | None:

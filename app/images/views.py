@@ -14,7 +14,6 @@ from app.images.decode import THUMBNAIL_SIZE
 from app.images.gallery_query import GalleryQuery
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch
 from app.images.params import MAX_PAGE as MAX_PAGE
-from app.images.params import parse_form_id as parse_form_id
 from app.images.params import parse_page as parse_page
 from app.projects.models import Project
 from app.taxonomy.service import Tree, load_tree

@@ -19,7 +19,7 @@ from app.projects.models import Project
 from app.taxonomy import service as taxonomy
 from app.training.choices import STRATEGIES as AL_STRATEGIES
 from app.validation import Id
-from app.web.forms import FormError
+from app.web.forms import FormError, parse_form_id
 from app.web.templates import render
 
 router = APIRouter()
@@ -66,7 +66,7 @@ def _categories(session: SessionDep, project: Project) -> list[dict[str, Any]]:
 
 def _category(session: SessionDep, project: Project, raw: str) -> int | None:
     """A blank category means any; otherwise it must be one of this project's (else 404)."""
-    category_id = views.parse_form_id("Category", raw) if raw.strip() else None
+    category_id = parse_form_id("Category", raw) if raw.strip() else None
     if category_id is not None:
         taxonomy.category_in_project(session, project, category_id)
     return category_id

@@ -10,14 +10,13 @@ from app.auth.deps import PageUser
 from app.db import SessionDep
 from app.errors import DomainError, NotFound
 from app.images import service as images
-from app.images.views import parse_form_id
 from app.projects import service as projects
 from app.taxonomy import examples, labels, service
 from app.taxonomy.page_forms import FormStr, change
 from app.taxonomy.schemas import CategoryMerge, ExamplePin
 from app.validation import Id
 from app.web.flash import flash
-from app.web.forms import parse_form
+from app.web.forms import parse_form, parse_form_id
 
 router = APIRouter()
 

@@ -26,7 +26,7 @@ from app.training.models import TrainingRun
 from app.training.schemas import RunCreate, RunParams
 from app.validation import Id
 from app.web.flash import flash
-from app.web.forms import FormError, parse_form, safe_next
+from app.web.forms import FormError, parse_form, parse_form_id, safe_next
 from app.web.templates import render
 
 router = APIRouter()
@@ -215,15 +215,11 @@ def compare_page(
     if run is not None and not (a or b):
         if len(run) != 2:
             raise FormError(f"Tick exactly two runs to compare; you ticked {len(run)}.")
-        first, second = sorted(image_views.parse_form_id("Run", r[:40]) for r in run)
+        first, second = sorted(parse_form_id("Run", r[:40]) for r in run)
         target = f"/projects/{project.id}/runs/compare?a={first}&b={second}"
         return RedirectResponse(target, status_code=303)
-    _, run_a = page_views.run_in_project(
-        session, user, project.id, image_views.parse_form_id("Run a", a)
-    )
-    _, run_b = page_views.run_in_project(
-        session, user, project.id, image_views.parse_form_id("Run b", b)
-    )
+    _, run_a = page_views.run_in_project(session, user, project.id, parse_form_id("Run a", a))
+    _, run_b = page_views.run_in_project(session, user, project.id, parse_form_id("Run b", b))
     context = {"project": project, "cmp": page_views.compare(run_a, run_b)}
     return render(request, "training/compare.html", context, user=user)
 

@@ -30,6 +30,23 @@ def parse_form(model: type[M], data: dict[str, Any]) -> M:
         raise FormError("; ".join(messages)) from None
 
 
+def parse_id(field: str, raw: str) -> int | None:
+    """A blank field means "any"; anything else must be a positive id."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdecimal() or not 0 < int(raw) < 2**31:
+        raise FormError(f"{field}: {raw[:40]!r} is not a valid id; pick one from the list.")
+    return int(raw)
+
+
+def parse_form_id(field: str, raw: str) -> int:
+    value = parse_id(field, raw)
+    if value is None:
+        raise FormError(f"{field}: missing.")
+    return value
+
+
 def safe_next(target: str | None, default: str = "/projects") -> str:
     """Only same-site paths: ``//evil.example`` and ``https://...`` fall back to default."""
     if not target or len(target) > 2000:
