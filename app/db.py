@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -99,3 +100,14 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:
     """A string-valued enum column, checked by a constraint, the same on every backend."""
     return Enum(enum_cls, native_enum=False, create_constraint=True, length=16, name=name)
+
+
+def upsert(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT DO NOTHING / DO UPDATE, in the session's dialect.
+
+    SQLAlchemy has no dialect-neutral upsert; both dialects spell the clause the same way,
+    so callers chain ``on_conflict_do_*`` on either.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -11,11 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import upsert, utcnow
 from app.images.ingest import Failed, Known, LabelPath, Outcome, Prepared
 from app.images.models import Image, ImageStatus, ImportBatch, ImportIssue
 from app.labeling import service as labeling
@@ -51,8 +49,6 @@ class Recorder:
         self.project_id = batch.project_id
         self.user_id = user_id
         self.categories = categories if categories is not None else {}
-        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-        self._insert = insert
 
     def record(self, items: Sequence[tuple[Outcome, LabelPath | None]]) -> Summary:
         summary = Summary()
@@ -113,7 +109,7 @@ class Recorder:
             for p in first_copies.values()
         ]
         stmt = (
-            self._insert(Image)
+            upsert(self.session, Image)
             .on_conflict_do_nothing(index_elements=["project_id", "sha256"])
             .returning(Image.sha256, Image.id)
         )

@@ -15,12 +15,11 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import exists, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
-from app.db import utcnow
+from app.db import upsert, utcnow
 from app.errors import Conflict, InvalidInput
 from app.images.models import Image
 from app.labeling import leases, overlap
@@ -155,8 +154,7 @@ def _insert(
     # A Core INSERT on the table: the ORM's bulk machinery for an entity INSERT costs
     # milliseconds of Python on this path, and the row's values are all known here.
     table = Annotation.metadata.tables[Annotation.__tablename__]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).values(values)
+    stmt = upsert(session, table).values(values)
     if key is not None:
         stmt = stmt.on_conflict_do_nothing(
             index_elements=[table.c.user_id, table.c.idempotency_key]
@@ -281,9 +279,8 @@ def _bulk_replay(session: Session, found: BulkRequest, fp: str) -> Recorded:
 
 def _claim_key(session: Session, user: User, project: Project, key: str, fp: str) -> int | None:
     """Record the bulk request's key; None if a concurrent retry recorded it first."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = (
-        insert(BulkRequest)
+        upsert(session, BulkRequest)
         .values(
             project_id=project.id,
             user_id=user.id,

@@ -27,10 +27,10 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from app.db import UTCDateTime, utcnow
+from app.db import UTCDateTime, upsert, utcnow
 from app.images.models import Image
 from app.labeling.autocommit import on_its_own
 from app.labeling.models import Lease, QueueMode
@@ -72,12 +72,11 @@ def claim_first(
         # now instead of queueing behind it (SQLite has no row locks and ignores this).
         .with_for_update(of=Image, skip_locked=True)
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # A Core statement on the table: an ORM-enabled INSERT goes through the ORM's bulk
     # machinery, milliseconds of Python on every call of queue/next.
     table = Lease.metadata.tables[Lease.__tablename__]
-    upsert = (
-        insert(table)
+    claim = (
+        upsert(session, table)
         .from_select(["image_id", "project_id", "user_id", "mode", "expires_at"], pick)
         .on_conflict_do_update(
             index_elements=[table.c.image_id],
@@ -88,7 +87,7 @@ def claim_first(
         .returning(table.c.image_id)
     )
     with on_its_own(session):
-        image_id = session.scalar(upsert)
+        image_id = session.scalar(claim)
     return None if image_id is None else (image_id, expires_at)
 
 
