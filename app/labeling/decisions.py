@@ -221,7 +221,8 @@ def _record_overlap(
     """A decision about an overlap image, in the request's transaction: its label and
     overlap are read again under the lock that its first write takes."""
     _lock_images(session, [image.id])
-    held_from = leases.give_back(session, user.id, image.id)  # SQLite: takes the lock
+    # SQLite: takes the lock.
+    held_from = leases.release(session, user.id, [image.id]).get(image.id)
     session.refresh(image)
     row = session.get(Overlap, image.id, populate_existing=True)
     before = overlap.state_of(image)

@@ -105,20 +105,18 @@ def _position(dialect: str, candidates: Sequence[int]) -> ColumnElement[int]:
     return func.instr(listed, "," + cast(Image.id, String) + ",")
 
 
-def give_back(session: Session, user_id: int, image_id: int) -> QueueMode | None:
-    """Release the user's lease on one image; the queue it came from, if it was held."""
-    row = session.execute(
-        delete(Lease)
-        .where(Lease.image_id == image_id, Lease.user_id == user_id)
-        .returning(Lease.mode)
-    ).first()
-    return None if row is None else QueueMode(row[0])
-
-
-def release(session: Session, user_id: int, image_ids: Iterable[int]) -> None:
+def release(session: Session, user_id: int, image_ids: Iterable[int]) -> dict[int, QueueMode]:
+    """Release the user's leases on these images (expired ones too): for each image they
+    held, the queue it was served from, which tells a decision whether it was a review."""
     ids = list(image_ids)
-    if ids:
-        session.execute(delete(Lease).where(Lease.user_id == user_id, Lease.image_id.in_(ids)))
+    if not ids:
+        return {}
+    rows = session.execute(
+        delete(Lease)
+        .where(Lease.user_id == user_id, Lease.image_id.in_(ids))
+        .returning(Lease.image_id, Lease.mode)
+    )
+    return {image_id: QueueMode(mode) for image_id, mode in rows}
 
 
 def held_by_others(user_id: int, now: datetime | None = None) -> ColumnElement[bool]:
