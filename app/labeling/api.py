@@ -11,8 +11,9 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.images import service as images
 from app.images.schemas import image_out
-from app.labeling import counters, decisions, leases, overlap, queue, service
+from app.labeling import counters, decisions, leases, overlap, service
 from app.labeling.models import QueueMode
+from app.labeling.next_image import next_image
 from app.labeling.schemas import (
     AnnotationOut,
     BulkDecision,
@@ -21,13 +22,13 @@ from app.labeling.schemas import (
     Decision,
     Disagreement,
     QueueItem,
+    QueueOrder,
     Release,
-    Strategy,
     Suggestion,
 )
 from app.projects import service as projects
 from app.settings_dep import CeleryDep, SettingsDep
-from app.training import auto, queueing
+from app.training import auto, queue_inputs
 from app.training.choices import StrategyName
 from app.validation import MAX_ID, Id
 
@@ -56,7 +57,7 @@ def queue_next(
     user: ApiUser,
     settings: SettingsDep,
     celery: CeleryDep,
-    strategy: Strategy = "active",
+    strategy: QueueOrder = "active",
     mode: QueueMode = QueueMode.label,
     exclude: Annotated[str | None, Query(max_length=1000)] = None,
     category_id: Id | None = None,
@@ -70,16 +71,16 @@ def queue_next(
 ) -> QueueItem | Response:
     held = _exclude(exclude)
     project = projects.get_project(session, user, project_id)
-    state = queueing.training_state(session, project, ranking)
+    state = queue_inputs.training_state(session, project, ranking)
     follow = state.ranking
     if ranking is not None and follow != ranking:
-        queueing.request_scoring(session, celery, project, ranking)
-    served = queue.next_image(
+        queue_inputs.request_scoring(session, celery, project, ranking)
+    served = next_image(
         session,
         project,
         user,
         mode=mode,
-        strategy=strategy,
+        queue_order=strategy,
         category_id=category_id,
         exclude=held,
         lease_seconds=settings.lease_seconds,
@@ -87,7 +88,7 @@ def queue_next(
     )
     if served is None:
         return Response(status_code=204)
-    suggested = queueing.suggestion(session, state.model_run_id, served.image.id)
+    suggested = queue_inputs.suggestion(session, state.model_run_id, served.image.id)
     urls = image_out(served.image)
     disagreement = None
     if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):

@@ -11,7 +11,9 @@ from app.labeling.models import AnnotationSource, QueueMode
 from app.validation import Id
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
-Strategy = Literal["active", "random", "sequential"]
+# The order a queue serves its images in (the API calls it `strategy`); not to be confused
+# with the active-learning strategies (training.choices.StrategyName) that rank them.
+QueueOrder = Literal["active", "random", "sequential"]
 MAX_BULK = 500
 
 
@@ -88,7 +90,7 @@ class QueueItem(BaseModel):
     ranking: str | None = None
     lease_expires_at: datetime
     mode: QueueMode
-    strategy: Strategy
+    strategy: QueueOrder
     remaining: int
     # In the disagreements queue: what the two labelers said.
     disagreement: Disagreement | None = None

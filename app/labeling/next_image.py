@@ -24,11 +24,11 @@ from app.errors import Conflict, Forbidden
 from app.images.models import Image, ImageStatus
 from app.labeling import leases
 from app.labeling.models import Annotation, AnnotationSource, Overlap, OverlapState, QueueMode
-from app.labeling.schemas import Strategy
+from app.labeling.schemas import QueueOrder
 from app.projects.models import Project
 from app.projects.service import can_manage
 from app.taxonomy import service as taxonomy
-from app.training import queueing
+from app.training import queue_inputs
 
 # More candidates than labelers who may be claiming at the same moment, so that one
 # claim rarely finds them all taken since it read them.
@@ -81,7 +81,7 @@ def _pools(
             if category_id is None
             else {category_id, *taxonomy.load_tree(session, project).descendants(category_id)}
         )
-        found = queueing.predicted_as(session, pid, wanted)
+        found = queue_inputs.predicted_as(session, pid, wanted)
         if found is None:
             return []  # no model yet: nothing is predicted as anything
         condition, confidence = found
@@ -129,7 +129,7 @@ def _pools(
     return [Pool(where)]
 
 
-def _order(strategy: Strategy) -> InstrumentedAttribute[int]:
+def _order(queue_order: QueueOrder) -> InstrumentedAttribute[int]:
     # "active" follows a ranking where one exists (see Pool.ranking); the rest, and
     # "active" before any ranking exists, is sequential, like the issue says.
     return Image.id
@@ -173,7 +173,7 @@ def _remaining(
 
 
 def _pivot(session: Session, project: Project, pool: Pool) -> ColumnElement[bool] | None:
-    """A random starting id within the pool, for the random strategy: then onwards is
+    """A random starting id within the pool, for the random order: then onwards is
     random enough, and an index range instead of sorting the whole pool by random()."""
     where = [Image.project_id == project.id, *pool.where]
     low = session.scalar(select(Image.id).where(*where).order_by(Image.id).limit(1))
@@ -188,40 +188,42 @@ def _candidates(
     project: Project,
     pools: list[Pool],
     user: User,
-    strategy: Strategy,
+    queue_order: QueueOrder,
     exclude: set[int],
 ) -> list[int]:
-    """The first free images of each pool, by the strategy's order (ids only: cheap)."""
+    """The first free images of each pool, in the queue's order (ids only: cheap)."""
     free = [Image.project_id == project.id, ~leases.held_by_others(user.id)]
     if exclude:
         free.append(Image.id.notin_(exclude))
     pivots: dict[int, ColumnElement[bool]] = {}
-    if strategy == "random":
+    if queue_order == "random":
         for n, pool in enumerate(pools):
             if pool.ranged and (pivot := _pivot(session, project, pool)) is not None:
                 pivots[n] = pivot
-    found: dict[int, Any] = {}  # id -> its key in the strategy's order
+    found: dict[int, Any] = {}  # id -> its key in the queue's order
     for pivoted in [True, False] if pivots else [False]:
         for n, pool in enumerate(pools):
             where = [*pool.where, *free]
-            if strategy == "active" and pool.ranking is not None:
-                ranked = queueing.ranked_ids(session, project.id, pool.ranking, where, CANDIDATES)
+            if queue_order == "active" and pool.ranking is not None:
+                ranked = queue_inputs.ranked_ids(
+                    session, project.id, pool.ranking, where, CANDIDATES
+                )
                 found.update(ranked)
                 if len(ranked) == CANDIDATES:
                     continue
                 # Images new since the ranking was made come after the ranked ones.
-                where.append(queueing.unranked(project.id, pool.ranking))
-                offset = queueing.AFTER_RANKED
+                where.append(queue_inputs.unranked(project.id, pool.ranking))
+                offset = queue_inputs.AFTER_RANKED
             else:
                 offset = 0
-            order = pool.order if pool.order is not None else _order(strategy)
+            order = pool.order if pool.order is not None else _order(queue_order)
             extra = [pivots[n]] if pivoted and n in pivots else []
             query = select(Image.id, order).where(*where, *extra).order_by(order)
             for image_id, key in session.execute(query.limit(CANDIDATES)):
                 found[image_id] = key + offset
         if found:
             break
-    # Pools interleave by the strategy's order, so second labels are not left to the end.
+    # Pools interleave by the queue's order, so second labels are not left to the end.
     return sorted(found, key=lambda image_id: (found[image_id], image_id))
 
 
@@ -231,7 +233,7 @@ def next_image(
     user: User,
     *,
     mode: QueueMode,
-    strategy: Strategy,
+    queue_order: QueueOrder,
     category_id: int | None,
     exclude: set[int],
     lease_seconds: int,
@@ -254,7 +256,7 @@ def next_image(
     # claim already ran under the write lock, on the current data.
     recheck = session.get_bind().dialect.name != "sqlite"
     for _ in range(MAX_ROUNDS):
-        candidates = _candidates(session, project, pools, user, strategy, exclude)
+        candidates = _candidates(session, project, pools, user, queue_order, exclude)
         if not candidates:
             return None
         claimed = leases.claim_first(
