@@ -11,7 +11,7 @@ from app.auth.deps import PageUser
 from app.db import SessionDep
 from app.projects import service as projects
 from app.taxonomy import service
-from app.taxonomy.page_forms import FormStr, change, taxonomy_page
+from app.taxonomy.pages_common import FormStr, change, taxonomy_page
 from app.taxonomy.pages_labels import router as labels_router
 from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
 from app.validation import Id

@@ -12,7 +12,7 @@ from app.errors import DomainError, NotFound
 from app.images import service as images
 from app.projects import service as projects
 from app.taxonomy import examples, labels, service
-from app.taxonomy.page_forms import FormStr, change
+from app.taxonomy.pages_common import FormStr, change
 from app.taxonomy.schemas import CategoryMerge, ExamplePin
 from app.validation import Id
 from app.web.flash import flash

@@ -1,4 +1,4 @@
-"""What every taxonomy form shares: render the page, or act, flash and redirect."""
+"""What every taxonomy page route shares: render the page, or act, flash and redirect."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from app.db import SessionDep
 from app.errors import DomainError
 from app.projects import service as projects
 from app.projects.models import Project
-from app.taxonomy.views import taxonomy_view
+from app.taxonomy.tree_view import taxonomy_view
 from app.web.flash import flash
 from app.web.templates import render
 
