@@ -5,6 +5,41 @@ window.Curator = {
     const meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.content : "";
   },
+  // A new Idempotency-Key (crypto.randomUUID needs a secure context; plain http has not).
+  uuid() {
+    return crypto.randomUUID
+      ? crypto.randomUUID()
+      : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
+          (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
+        );
+  },
+  sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  },
+  // An element whose text is only ever set as textContent, never parsed as HTML.
+  make(tag, text, attrs) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+    return node;
+  },
+  // `call` again, after 300 ms and then doubling, while it fails for a reason that may
+  // pass: a network error, or a 5xx (a fetch Response's status, or an error's `status`).
+  // A 4xx is final. Safe for writes because each carries the same Idempotency-Key on
+  // every attempt. Answers the last result (a 5xx Response) or throws the last error.
+  async retry(call, retries) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const result = await call();
+        const failed = result instanceof Response && result.status >= 500;
+        if (!failed || attempt >= retries) return result;
+      } catch (error) {
+        const final = Boolean(error) && typeof error.status === "number" && error.status < 500;
+        if (final || attempt >= retries) throw error;
+      }
+      await window.Curator.sleep(300 * 2 ** attempt);
+    }
+  },
   // A toast that never takes focus, and an error line; both only ever set as text.
   toaster(toast, errorBox, ms) {
     let timer = 0;

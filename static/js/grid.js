@@ -64,21 +64,14 @@
 
   // ---- actions ------------------------------------------------------------------------
   const RETRIES = 4;
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const uuid = () =>
-    crypto.randomUUID
-      ? crypto.randomUUID()
-      : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
-          (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
-        );
 
   // One action, one Idempotency-Key: a network failure or a 5xx is retried with the same
   // key, so a request that did reach the server is never stored twice.
-  const send = async (ids, body) => {
-    const key = uuid();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        const response = await fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
+  const send = (ids, body) => {
+    const key = window.Curator.uuid();
+    return window.Curator.retry(
+      () =>
+        fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
           method: "POST",
           headers: {
             Accept: "application/json",
@@ -87,13 +80,9 @@
             "Idempotency-Key": key,
           },
           body: JSON.stringify({ image_ids: ids, ...body }),
-        });
-        if (response.status < 500 || attempt >= RETRIES) return response;
-      } catch (error) {
-        if (attempt >= RETRIES) throw error;
-      }
-      await sleep(300 * 2 ** attempt);
-    }
+        }),
+      RETRIES,
+    );
   };
 
   const bulk = async (body, done) => {

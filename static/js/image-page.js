@@ -28,37 +28,31 @@
   const lightboxImage = $("[data-lightbox-image]");
 
   const RETRIES = 4;
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const uuid = () =>
-    crypto.randomUUID
-      ? crypto.randomUUID()
-      : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
-          (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
-        );
 
   let busy = false;
   const decide = async (body, done) => {
     if (busy) return;
     busy = true;
-    const key = uuid();
+    // One Idempotency-Key for every attempt: a retried write is never stored twice.
+    const key = window.Curator.uuid();
     let response = null;
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        response = await fetch(`/api/v1/images/${imageId}/annotations`, {
-          method: "POST",
-          headers: {
-            Accept: "application/json",
-            "Content-Type": "application/json",
-            "X-CSRF-Token": window.Curator.csrfToken(),
-            "Idempotency-Key": key,
-          },
-          body: JSON.stringify(body),
-        });
-        if (response.status < 500 || attempt >= RETRIES) break;
-      } catch {
-        if (attempt >= RETRIES) break;
-      }
-      await sleep(300 * 2 ** attempt);
+    try {
+      response = await window.Curator.retry(
+        () =>
+          fetch(`/api/v1/images/${imageId}/annotations`, {
+            method: "POST",
+            headers: {
+              Accept: "application/json",
+              "Content-Type": "application/json",
+              "X-CSRF-Token": window.Curator.csrfToken(),
+              "Idempotency-Key": key,
+            },
+            body: JSON.stringify(body),
+          }),
+        RETRIES,
+      );
+    } catch {
+      response = null; // never reached the server, even after the retries
     }
     if (!response) {
       busy = false;

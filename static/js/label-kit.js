@@ -1,23 +1,9 @@
-// What the labeling screen's scripts share: building nodes (text only ever as textContent)
-// and JSON calls to the API, with retries that the Idempotency-Key makes safe.
+// What the labeling screen's scripts share: JSON calls to the API, with retries that the
+// Idempotency-Key makes safe. (uuid, make and retry itself are curator.js's.)
 window.CuratorLabelKit = (() => {
   "use strict";
 
   const RETRIES = 5;
-
-  const uuid = () =>
-    crypto.randomUUID
-      ? crypto.randomUUID()
-      : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
-          (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
-        );
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-  const make = (tag, text, attrs) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
-    return node;
-  };
 
   class ApiError extends Error {
     constructor(status, detail) {
@@ -52,20 +38,10 @@ window.CuratorLabelKit = (() => {
   };
 
   // Network failures and 5xx are retried (the Idempotency-Key makes that safe); 4xx is not.
-  const withRetry = async (call) => {
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return await call();
-      } catch (error) {
-        const transient = !(error instanceof ApiError) || error.status >= 500;
-        if (!transient || attempt >= RETRIES) throw error;
-        await sleep(300 * 2 ** attempt);
-      }
-    }
-  };
+  const withRetry = (call) => window.Curator.retry(call, RETRIES);
 
   const describe = (error) =>
     error instanceof ApiError ? error.detail || error.message : "The server could not be reached; check the connection.";
 
-  return { uuid, make, api, withRetry, describe };
+  return { api, withRetry, describe };
 })();

@@ -1,6 +1,6 @@
-// The labeling screen's category search (/): a fuzzy match over full paths. Enter labels
-// the image with the selected match (`pick`), never with the suggestion; Tab drills into
-// the match (`drill`), so that its sub-categories come on screen with their keys.
+// The labeling screen's category search (/): a fuzzy match over full paths (fuzzy.js).
+// Enter labels the image with the selected match (`pick`), never with the suggestion; Tab
+// drills into the match (`drill`), so that its sub-categories come on screen with their keys.
 "use strict";
 
 window.CuratorSearch = {
@@ -12,37 +12,13 @@ window.CuratorSearch = {
     let matches = [];
     let active = 0;
 
-    // Every query character in order; contiguous runs and word starts score higher.
-    const score = (query, text) => {
-      const q = query.toLowerCase();
-      const t = text.toLowerCase();
-      let at = -1;
-      let total = 0;
-      let run = 0;
-      for (const ch of q) {
-        if (ch === " ") continue;
-        const found = t.indexOf(ch, at + 1);
-        if (found < 0) return -1;
-        run = found === at + 1 ? run + 1 : 0;
-        const wordStart = found === 0 || " /-_".includes(t[found - 1]);
-        total += 1 + run * 2 + (wordStart ? 3 : 0);
-        at = found;
-      }
-      return total - t.length * 0.01;
-    };
-
     const choose = (category) => {
       dialog.close();
       pick(category);
     };
 
     const render = () => {
-      const query = input.value.trim();
-      matches = categories
-        .map((c) => ({ c, s: query ? score(query, c.path) : 0 }))
-        .filter((m) => m.s >= 0)
-        .sort((a, b) => b.s - a.s)
-        .map((m) => m.c);
+      matches = window.CuratorFuzzy.rank(input.value, categories, (c) => c.path);
       active = Math.min(active, Math.max(0, matches.length - 1));
       const items = matches.slice(0, 50).map((c, index) => {
         const li = make("li", null, {

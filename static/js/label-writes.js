@@ -5,7 +5,8 @@
 
 window.CuratorWrites = {
   create({ pid, kit, fail }) {
-    const { uuid, api, withRetry, describe } = kit;
+    const { uuid } = window.Curator;
+    const { api, withRetry, describe } = kit;
     let writes = Promise.resolve();
     const write = (task) => {
       writes = writes.then(task, task);

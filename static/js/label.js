@@ -31,7 +31,8 @@
   const queueLabel = $("[data-queue-label]");
 
   const kit = window.CuratorLabelKit;
-  const { make, api, describe } = kit;
+  const { make } = window.Curator;
+  const { api, describe } = kit;
   const { say, fail } = window.Curator.toaster(toast, errorBox, 2500);
   const feed = window.CuratorFeed.create({ settings, api, withRetry: kit.withRetry });
   const writes = window.CuratorWrites.create({ pid: Number(settings.project_id), kit, fail });

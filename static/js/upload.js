@@ -10,12 +10,7 @@
 
   const csrfToken = window.Curator.csrfToken;
 
-  const make = (tag, text, attrs) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
-    return node;
-  };
+  const { make } = window.Curator;
 
   const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
