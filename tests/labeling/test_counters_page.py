@@ -11,6 +11,7 @@ def test_counters_show_each_labelers_work_today(
     api_as: ClientFor, browser_as: ClientFor, admin: User, make_user: UserFactory
 ) -> None:
     api = api_as(admin)
+    new_project(api, "another")  # so that this project's id is not the first one
     pid = new_project(api)
     images = [i["id"] for i in upload(api, pid, jpegs(3))["imported"]]  # type: ignore[union-attr]
     category = api.post(f"/api/v1/projects/{pid}/categories", json={"name": "glass"}).json()
@@ -24,7 +25,7 @@ def test_counters_show_each_labelers_work_today(
     api.post(f"/api/v1/images/{images[2]}/annotations", json={"rejected": True})
 
     page = browser_as(lena)
-    assert 'hx-get="/projects/1/counters/_table"' in page.get(f"/projects/{pid}").text
+    assert f'hx-get="/projects/{pid}/counters/_table"' in page.get(f"/projects/{pid}").text
     table = page.get(f"/projects/{pid}/counters/_table").text
     assert '<th scope="row">lena</th><td>2</td><td>2</td><td>2/h</td>' in table
     assert '<th scope="row">root</th><td>1</td><td>1</td><td>1/h</td>' in table
