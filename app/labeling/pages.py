@@ -3,7 +3,7 @@ through the labeling API (queue, annotations, undo, bulk)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -14,6 +14,7 @@ from app.images import service as images
 from app.images import views
 from app.images.models import ImageStatus
 from app.labeling import counters
+from app.labeling.schemas import QueueOrder
 from app.projects import service as projects
 from app.projects.models import Project
 from app.taxonomy import service as taxonomy
@@ -25,7 +26,7 @@ from app.web.templates import render
 router = APIRouter()
 
 Param = Annotated[str, Query(max_length=100)]
-STRATEGIES = ("active", "random", "sequential")
+QUEUE_ORDERS: tuple[QueueOrder, ...] = get_args(QueueOrder)
 MODES = ("label", "review", "rejected")
 GRID_STATUSES = ("unlabeled", "labeled", "rejected", "all")
 GRID_PAGE_SIZE = 48
@@ -89,7 +90,7 @@ def label_page(
     categories = _categories(session, project)
     settings = {
         "project_id": project.id,
-        "strategy": _choice("Strategy", strategy, STRATEGIES, "active"),
+        "strategy": _choice("Strategy", strategy, QUEUE_ORDERS, "active"),
         "mode": _choice("Mode", mode, modes, "label"),
         "category_id": _category(session, project, category_id),
         # Active learning: this session's ranking; blank follows the project's default.
@@ -103,7 +104,7 @@ def label_page(
         "categories": categories,
         "settings": settings,
         "reasons": REASONS,
-        "strategies": STRATEGIES,
+        "queue_orders": QUEUE_ORDERS,
         "rankings": AL_STRATEGIES,
         "default_ranking": project.default_strategy,
         "modes": modes,
