@@ -12,6 +12,7 @@ from app.background.health import Health
 from app.background.health import report as health_report
 from app.exports.api import router as exports_router
 from app.images.api import router as images_router
+from app.imports.api import router as imports_router
 from app.labeling.api import router as labeling_router
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
@@ -23,6 +24,7 @@ api_router.include_router(auth_router)
 api_router.include_router(projects_router)
 api_router.include_router(taxonomy_router)
 api_router.include_router(images_router)
+api_router.include_router(imports_router)
 api_router.include_router(exports_router)
 api_router.include_router(labeling_router)
 api_router.include_router(training_router)

@@ -16,7 +16,7 @@ from rich.panel import Panel
 from app.auth.models import Role
 from app.config import Settings, SettingsError, load_settings
 from app.exports.cli import export_command
-from app.images.cli import import_command
+from app.imports.cli import import_command
 from app.ops.cli import backup_command, restore_command
 from app.ops.gc_cli import gc_at_start, gc_command
 from app.validation import Password, Username

@@ -13,7 +13,7 @@ from app.api import api_router
 from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
-from app.images.api import UPLOAD_PATHS
+from app.imports.api import UPLOAD_PATHS
 from app.openapi import install_openapi
 from app.pages import pages_router
 from app.paths import STATIC_DIR

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from app.auth.deps import PageUser
 from app.auth.pages import router as auth_pages
 from app.images.pages import router as image_pages
+from app.imports.pages import router as import_pages
 from app.labeling.pages import router as labeling_pages
 from app.openapi import docs_page
 from app.projects.pages import router as project_pages
@@ -20,6 +21,7 @@ pages_router.include_router(auth_pages)
 pages_router.include_router(project_pages)
 pages_router.include_router(taxonomy_pages)
 pages_router.include_router(image_pages)
+pages_router.include_router(import_pages)
 pages_router.include_router(labeling_pages)
 pages_router.include_router(training_pages)
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.images.decode import decode_image
+from app.imports.decode import decode_image
 from tests.images.corpus import jpeg
 
 

@@ -4,8 +4,8 @@ Run: .venv/bin/python bench/export_rate.py [--sizes 2000,10000] [--workers 2]
 
 Setup (not timed): in a fresh data dir, 500x375 JPEGs are made from the flowers12
 photos (a random crop of each, resized, so every file differs), prepared by the
-importer's own `app.images.ingest.prepare` in a process pool, and recorded with
-`app.images.recorder.Recorder` as imported labels of a 2-level taxonomy (4 families of
+importer's own `app.imports.ingest.prepare` in a process pool, and recorded with
+`app.imports.recorder.Recorder` as imported labels of a 2-level taxonomy (4 families of
 3 species); near-duplicate grouping runs as after any import. The largest size gets
 its own project, and each smaller size a project of its first images (same files).
 
@@ -44,9 +44,9 @@ def _photo(args: tuple[int, str, str]) -> object:
     """Make image ``seed`` from a photo and prepare it as an import would."""
     from PIL import Image
 
-    from app.images.decode import DecodeLimits
-    from app.images.ingest import prepare
     from app.images.storage import ImageStore
+    from app.imports.decode import DecodeLimits
+    from app.imports.ingest import prepare
 
     seed, photo, data_dir = args
     rng = random.Random(seed)
@@ -67,10 +67,10 @@ def setup(data_dir: Path, sizes: list[int], workers: int) -> dict[int, int]:
     from app.auth import service as auth
     from app.auth.models import Role
     from app.db import make_engine, make_sessionmaker
-    from app.images.duplicates import group_new_images
-    from app.images.ingest import Prepared
     from app.images.models import BatchStatus, ImportBatch
-    from app.images.recorder import Recorder
+    from app.imports.ingest import Prepared
+    from app.imports.near_duplicates import group_new_images
+    from app.imports.recorder import Recorder
     from app.migrate import upgrade
     from app.projects.service import create_project
     from app.taxonomy.transfer import ensure_paths

@@ -10,7 +10,7 @@ near-duplicate grouping, on a fresh SQLite data dir.
 
 Measured, in one run:
 - baseline: a bare Pillow open().load() of the same files, one process;
-- `curator import` engine (app.images.folder_import) with 1 and with 2 processes;
+- `curator import` engine (app.imports.folder_import) with 1 and with 2 processes;
 - a background job through the API on a real `curator worker --concurrency 2`
   (2 worker processes on the ingest queue), from the upload to the job's success;
 - the --big import (default 10,000 files) with 2 processes.
@@ -39,7 +39,7 @@ from app.auth import service as auth  # noqa: E402
 from app.auth.models import Role  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import make_engine, make_sessionmaker  # noqa: E402
-from app.images.folder_import import import_folder  # noqa: E402
+from app.imports.folder_import import import_folder  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.projects import service as projects  # noqa: E402

@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/soak.py [--labelers 50] [--seconds 120] [--pace 2.0]
 
 Setup (not timed): a fresh data dir and SQLite database; --images distinct 320x240
 JPEGs cut from the flowers12 photos, prepared by the importer's own
-`app.images.ingest.prepare` and recorded unlabeled in one project; a second, small
+`app.imports.ingest.prepare` and recorded unlabeled in one project; a second, small
 project gets 8 real photos of each of 3 species through the upload API, so the worker
 embeds them and has a model to fine-tune.
 
@@ -61,9 +61,9 @@ LABELER_PASSWORD = "soak labeler password"  # noqa: S105
 def _photo(args: tuple[int, str, str]) -> object:
     from PIL import Image
 
-    from app.images.decode import DecodeLimits
-    from app.images.ingest import prepare
     from app.images.storage import ImageStore
+    from app.imports.decode import DecodeLimits
+    from app.imports.ingest import prepare
 
     seed, photo, data_dir = args
     rng = random.Random(seed)
@@ -85,9 +85,9 @@ def populate(data_dir: Path, images: int) -> int:
     from app.auth import service as auth
     from app.auth.models import Role
     from app.db import make_engine, make_sessionmaker
-    from app.images.ingest import Prepared
     from app.images.models import BatchStatus, ImportBatch
-    from app.images.recorder import Recorder
+    from app.imports.ingest import Prepared
+    from app.imports.recorder import Recorder
     from app.migrate import upgrade
     from app.projects.service import create_project
 

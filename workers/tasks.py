@@ -13,8 +13,8 @@ from app.background.owners import Claim
 from app.broker import PING_TASK
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.images import jobs
-from app.images.uploads import PLAN_TASK
+from app.imports import jobs
+from app.imports.uploads import PLAN_TASK
 from app.projects.models import Project
 from app.training import service
 from app.training.service import EMBED_TASK, SCORE_TASK, TRAIN_TASK

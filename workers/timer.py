@@ -23,8 +23,8 @@ from app.background.models import WorkerHeartbeat
 from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.images import jobs
-from app.images.uploads import IMPORTS
+from app.imports import jobs
+from app.imports.uploads import IMPORTS
 from app.training import execution
 from app.training.service import RUNS
 from workers.node import BOOT

@@ -1,7 +1,7 @@
 """Names inside an export: zip paths that cannot escape, and a safe download name.
 
 Category names are already free of "/", "\\", control characters, "." and "..". What
-is left are names that importers (ours included, see app.images.archive) refuse or
+is left are names that importers (ours included, see app.imports.archive) refuse or
 that some systems misread as special: only dots and spaces ("...", which Windows trims
 to nothing) or a leading drive ("C:"). Those get a "_" in front, so a round trip keeps
 every other name exactly. Image basenames come from users' files and are cleaned harder.

@@ -1,1 +1,1 @@
-"""Images: decoding, archives, storage."""
+"""Images: their rows, their stored files and the gallery's queries; app.imports adds them."""

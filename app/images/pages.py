@@ -1,16 +1,15 @@
-"""Image pages: the gallery, one image, near-duplicate groups, and imports."""
+"""Image pages: the gallery, one image, near-duplicate groups."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.db import SessionDep
-from app.images import duplicates, labels_csv, service, views
+from app.images import duplicates, service, views
 from app.images import image_page as image_page_views
 from app.images.gallery_query import MAX_LIST, SORTS, STATUSES, GalleryQuery
 from app.images.models import ImportBatch
@@ -18,15 +17,11 @@ from app.labeling.pages import REASONS
 from app.projects import service as projects
 from app.taxonomy.service import load_tree
 from app.validation import Id
-from app.web.flash import flash
-from app.web.forms import parse_form_id
 from app.web.templates import render
 
 router = APIRouter()
 
-FormStr = Annotated[str, Form(max_length=100)]
 Param = Annotated[str, Query(max_length=100)]
-RECENT_IMPORTS = 10
 
 
 @router.get("/projects/{project_id}/images")
@@ -114,27 +109,6 @@ def duplicates_page(
     return render(request, "images/duplicates.html", context, user=user)
 
 
-@router.post("/projects/{project_id}/duplicates/{group_id}/keep")
-def keep_one(
-    request: Request,
-    project_id: Id,
-    group_id: Id,
-    session: SessionDep,
-    user: PageUser,
-    image_id: FormStr = "",
-    page: FormStr = "1",
-) -> Response:
-    # Any member may: rejecting near duplicates is labeling work, not project management.
-    project = projects.get_project(session, user, project_id)
-    wanted = parse_form_id("Image", image_id)
-    image = duplicates.image_in_group(session, project, group_id, wanted)
-    rejected = duplicates.keep_one(session, image, user.id)
-    flash(request, f"Kept image {image.id}; rejected {rejected} near duplicates.")
-    number = views.parse_page(page)
-    target = f"/projects/{project.id}/duplicates" + (f"?page={number}" if number > 1 else "")
-    return RedirectResponse(f"{target}#group-{group_id}", status_code=303)
-
-
 @router.get("/projects/{project_id}/images/_links")
 def image_links(request: Request, project_id: Id, session: SessionDep, user: PageUser) -> Response:
     """The project page's Gallery and Duplicates links, with their counts."""
@@ -145,69 +119,3 @@ def image_links(request: Request, project_id: Id, session: SessionDep, user: Pag
         "groups": duplicates.count_groups(session, project.id),
     }
     return render(request, "images/_links.html", context, user=user)
-
-
-def _imports(
-    request: Request,
-    session: SessionDep,
-    user: PageUser,
-    project_id: int,
-    template: str,
-    limit: int,
-) -> Response:
-    project = projects.get_project(session, user, project_id)
-    batches = service.list_batches(session, project.id, limit=limit)
-    context = {
-        "project": project,
-        "batches": batches,
-        "active": views.any_active(batches),
-        "limit": limit,
-    }
-    return render(request, template, context, user=user)
-
-
-@router.get("/projects/{project_id}/imports/_list")
-def imports_partial(
-    request: Request, project_id: Id, session: SessionDep, user: PageUser
-) -> Response:
-    return _imports(request, session, user, project_id, "images/_imports.html", RECENT_IMPORTS)
-
-
-@router.get("/projects/{project_id}/imports")
-def imports_page(request: Request, project_id: Id, session: SessionDep, user: PageUser) -> Response:
-    return _imports(request, session, user, project_id, "images/imports.html", 100)
-
-
-@router.get("/imports/{batch_id}")
-def import_page(request: Request, batch_id: Id, session: SessionDep, user: PageUser) -> Response:
-    project, batch = service.get_batch(session, user, batch_id)
-    session.refresh(batch)
-    issues = service.batch_issues(session, batch.id)
-    context = {
-        "project": project,
-        "batch": batch,
-        "active": batch.status in views.ACTIVE,
-        "duplicates": [i for i in issues if i.duplicate_of_id is not None],
-        "errors": [i for i in issues if i.error is not None],
-        "issues_cut": len(issues) >= 1000,
-    }
-    return render(request, "images/import.html", context, user=user)
-
-
-@router.post("/projects/{project_id}/labels-csv")
-def labels_from_csv(
-    request: Request,
-    project_id: Id,
-    session: SessionDep,
-    user: PageUser,
-    file: Annotated[UploadFile, File()],
-) -> Response:
-    project = projects.get_managed_project(session, user, project_id)
-    result = labels_csv.apply(session, project, user.id, file.file.read(labels_csv.MAX_BYTES + 1))
-    message = (
-        f"Labels from {file.filename or 'the CSV'}: {result.applied} applied, "
-        f"{result.unchanged} unchanged, {len(result.errors)} errors."
-    )
-    shown = "; ".join(f"line {line}: {error}" for line, error in result.errors[:5])
-    flash(request, f"{message} {shown}" if shown else message)
-    return RedirectResponse(f"/projects/{project.id}", status_code=303)

@@ -16,6 +16,9 @@ from pathlib import Path
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _THUMB_EXT = {"image/jpeg": ".jpg", "image/webp": ".webp"}
+THUMBNAIL_SIZE = 256  # a thumbnail's longest side, in pixels
+# Formats browsers do not show in an <img>: the store keeps a PNG rendition of these too.
+NEEDS_DISPLAY = frozenset({"tiff"})
 
 
 class ImageStore:

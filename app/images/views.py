@@ -10,11 +10,11 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.images import duplicates, service
-from app.images.decode import THUMBNAIL_SIZE
 from app.images.gallery_query import GalleryQuery
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch
 from app.images.params import MAX_PAGE as MAX_PAGE
 from app.images.params import parse_page as parse_page
+from app.images.storage import THUMBNAIL_SIZE
 from app.projects.models import Project
 from app.taxonomy.service import Tree, load_tree
 from app.training import prediction_queries

@@ -11,7 +11,7 @@ from app.db import SessionDep
 from app.errors import InvalidInput
 from app.images import service as images
 from app.images.schemas import image_out
-from app.labeling import counters, decisions, leases, overlap, service
+from app.labeling import counters, decisions, duplicates, leases, overlap, service
 from app.labeling.models import QueueMode
 from app.labeling.next_image import next_image
 from app.labeling.schemas import (
@@ -21,6 +21,8 @@ from app.labeling.schemas import (
     Counters,
     Decision,
     Disagreement,
+    KeepOne,
+    KeepResult,
     QueueItem,
     QueueOrder,
     Release,
@@ -178,3 +180,12 @@ def bulk_annotate(
 @router.get("/projects/{project_id}/counters", response_model=Counters)
 def project_counters(project_id: Id, session: SessionDep, user: ApiUser) -> Counters:
     return counters.counters(session, projects.get_project(session, user, project_id))
+
+
+@router.post("/projects/{project_id}/duplicate-groups/{group_id}/keep", response_model=KeepResult)
+def keep_duplicate(
+    project_id: Id, group_id: Id, body: KeepOne, session: SessionDep, user: ApiUser
+) -> KeepResult:
+    project = projects.get_project(session, user, project_id)
+    image = duplicates.image_in_group(session, project, group_id, body.image_id)
+    return KeepResult(kept=image.id, rejected=duplicates.keep_one(session, image, user.id))

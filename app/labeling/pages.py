@@ -1,11 +1,13 @@
 """The labeling screen and the grid: server-rendered shells that the browser's scripts drive
-through the labeling API (queue, annotations, undo, bulk)."""
+through the labeling API (queue, annotations, undo, bulk); and keeping one of a near-duplicate
+group, which rejects the others."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, get_args
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from app.auth.deps import PageUser
@@ -13,19 +15,21 @@ from app.db import SessionDep
 from app.images import service as images
 from app.images import views
 from app.images.models import ImageStatus
-from app.labeling import counters
+from app.labeling import counters, duplicates
 from app.labeling.schemas import QueueOrder
 from app.projects import service as projects
 from app.projects.models import Project
 from app.taxonomy import service as taxonomy
 from app.training.choices import STRATEGIES as AL_STRATEGIES
 from app.validation import Id
+from app.web.flash import flash
 from app.web.forms import FormError, parse_form_id
 from app.web.templates import render
 
 router = APIRouter()
 
 Param = Annotated[str, Query(max_length=100)]
+FormStr = Annotated[str, Form(max_length=100)]
 QUEUE_ORDERS: tuple[QueueOrder, ...] = get_args(QueueOrder)
 MODES = ("label", "review", "rejected")
 GRID_STATUSES = ("unlabeled", "labeled", "rejected", "all")
@@ -173,3 +177,25 @@ def counters_partial(
     project = projects.get_project(session, user, project_id)
     context = {"project": project, "counters": counters.counters(session, project).users}
     return render(request, "labeling/_counters.html", context, user=user)
+
+
+@router.post("/projects/{project_id}/duplicates/{group_id}/keep")
+def keep_one(
+    request: Request,
+    project_id: Id,
+    group_id: Id,
+    session: SessionDep,
+    user: PageUser,
+    image_id: FormStr = "",
+    page: FormStr = "1",
+) -> Response:
+    """The Duplicates page's "keep this one": the others of its group are rejected."""
+    # Any member may: rejecting near duplicates is labeling work, not project management.
+    project = projects.get_project(session, user, project_id)
+    wanted = parse_form_id("Image", image_id)
+    image = duplicates.image_in_group(session, project, group_id, wanted)
+    rejected = duplicates.keep_one(session, image, user.id)
+    flash(request, f"Kept image {image.id}; rejected {rejected} near duplicates.")
+    number = views.parse_page(page)
+    target = f"/projects/{project.id}/duplicates" + (f"?page={number}" if number > 1 else "")
+    return RedirectResponse(f"{target}#group-{group_id}", status_code=303)

@@ -106,3 +106,14 @@ class UserCounter(BaseModel):
 
 class Counters(BaseModel):
     users: list[UserCounter]
+
+
+class KeepOne(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: Id
+
+
+class KeepResult(BaseModel):
+    kept: int
+    rejected: int

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.images.archive import (
+from app.imports.archive import (
     ArchiveError,
     ArchiveLimits,
     Member,

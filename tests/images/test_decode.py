@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.images.decode import DecodeLimits, ImageRejected, decode_image, hash_distance
+from app.imports.decode import DecodeLimits, ImageRejected, decode_image, hash_distance
 from tests.images import corpus
 from tests.support.env import require
 

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from app.auth.models import Role, User
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.images import jobs, views
+from app.images import views
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch, ImportIssue
+from app.imports import jobs
 from app.labeling import service as labeling
 from app.labeling.models import AnnotationSource
 from tests.conftest import ClientFor, UserFactory, csrf_from

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
 from app.config import Settings
-from app.images.labels_csv import MAX_PATHS, limit_paths, parse
+from app.imports.labels_csv import MAX_PATHS, limit_paths, parse
 from tests.conftest import ClientFor, UserFactory, csrf_from
 from tests.images.labels_helpers import (
     CSV_HEAD,

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from app.auth import service as auth_service
 from app.auth.models import Role
 from app.config import Settings
-from app.images.folder_import import import_folder
+from app.imports.folder_import import import_folder
 from app.main import create_app
 from tests.conftest import PASSWORD
 from tests.ops.conftest import env_for

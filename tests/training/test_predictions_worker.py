@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from app.auth.models import User
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
-from app.images.folder_import import import_folder
+from app.imports.folder_import import import_folder
 from tests.conftest import ClientFor
 from tests.images.helpers import new_project
 from tests.support.env import require

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.config import Settings
 from app.images.models import BatchStatus, Image, ImportBatch
-from app.images.uploads import staging_dir
+from app.imports.uploads import staging_dir
 from app.main import create_app
 from tests.conftest import PASSWORD
 from tests.images import corpus

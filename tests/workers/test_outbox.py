@@ -27,7 +27,7 @@ from app.broker import PING_TASK, make_celery
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, utcnow
 from app.images.models import BatchStatus, ImportBatch
-from app.images.uploads import PLAN_TASK
+from app.imports.uploads import PLAN_TASK
 from app.main import create_app
 from app.tasks import enqueue_after_commit
 from app.training.models import RunStatus, TrainingRun

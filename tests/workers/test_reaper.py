@@ -20,9 +20,9 @@ from app.background.models import WorkerHeartbeat
 from app.background.owners import Claim, Owner
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.images import jobs
 from app.images.models import BatchStatus
-from app.images.uploads import staging_dir
+from app.imports import jobs
+from app.imports.uploads import staging_dir
 from app.training import execution
 from app.training.models import RunStatus, TrainingRun
 from tests.conftest import ClientFor

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
-from app.images.folder_import import import_folder
 from app.images.storage import ImageStore
+from app.imports.folder_import import import_folder
 from app.training import service
 from app.training.models import Prediction, RunStatus, TrainingRun
 from tests.conftest import ClientFor

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import User
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
-from app.images.folder_import import import_folder
 from app.images.models import Image
+from app.imports.folder_import import import_folder
 from app.main import create_app
 from app.training.models import Prediction, QueueRank, RunStatus, Scoring, TrainingRun
 from tests.conftest import PASSWORD

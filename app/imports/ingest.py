@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from app.config import Settings
-from app.images.archive import ArchiveError, ArchiveLimits, Member, is_zip, iter_zip
-from app.images.decode import DecodeLimits, ImageRejected, decode_image, too_large
 from app.images.storage import ImageStore
+from app.imports.archive import ArchiveError, ArchiveLimits, Member, is_zip, iter_zip
+from app.imports.decode import DecodeLimits, ImageRejected, decode_image, too_large
 
 LabelPath = tuple[str, ...]
 

@@ -1,8 +1,8 @@
 """Apply a labels file to images already imported: a CSV, or a COCO json.
 
 The formats (``filename,category_path`` rows; an export's labels.csv, matched on its
-``sha256`` column; a COCO classification json) are read by app.images.labels_table and
-app.images.labels_coco. A row with a sha256 labels the image with that content; else a
+``sha256`` column; a COCO classification json) are read by app.imports.labels_table and
+app.imports.labels_coco. A row with a sha256 labels the image with that content; else a
 filename matches an image's filename exactly (the path inside a zip or below the
 imported folder), or its base name when only one image has it. Categories are created
 from the path (``Asteraceae/daisy``) where missing. Each label is a new annotation, so
@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict
-from app.images.label_items import MAX_BYTES, LabelItem, LabelPath, Lookup, Parsed
-from app.images.labels_coco import looks_like_json, parse_coco
-from app.images.labels_table import parse_csv
 from app.images.models import Image, ImageStatus
+from app.imports.label_items import MAX_BYTES, LabelItem, LabelPath, Lookup, Parsed
+from app.imports.labels_coco import looks_like_json, parse_coco
+from app.imports.labels_table import parse_csv
 from app.labeling import service as labeling
 from app.labeling.models import AnnotationSource
 from app.projects.models import Project

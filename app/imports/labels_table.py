@@ -12,7 +12,7 @@ import csv
 import io
 
 from app.errors import InvalidInput
-from app.images.label_items import (
+from app.imports.label_items import (
     MAX_ITEMS,
     LabelItem,
     Parsed,

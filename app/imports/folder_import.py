@@ -18,13 +18,13 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.images import duplicates
-from app.images.decode import too_large
-from app.images.ingest import Failed, LabelPath, Limits, Outcome, folder_label, prepare
 from app.images.models import BatchStatus, ImportBatch
-from app.images.recorder import Recorder, Summary
 from app.images.storage import ImageStore
-from app.images.uploads import add_categories, finish, known_hashes
+from app.imports import near_duplicates
+from app.imports.decode import too_large
+from app.imports.ingest import Failed, LabelPath, Limits, Outcome, folder_label, prepare
+from app.imports.recorder import Recorder, Summary
+from app.imports.uploads import add_categories, finish, known_hashes
 from app.projects.models import Project
 
 GROUP = 64  # rows per commit: progress survives an interruption, commits stay cheap
@@ -131,7 +131,7 @@ def import_folder(
                 group = []
         summary.extend(recorder.record(group))
         on_progress(len(group))
-        duplicates.group_new_images(session, project_id, settings.near_duplicate_distance)
+        near_duplicates.group_new_images(session, project_id, settings.near_duplicate_distance)
         finish(session, batch, celery)
         session.commit()
         return batch, summary

@@ -3,7 +3,7 @@
 Small uploads are imported inside the request and answer with their summary. Larger
 ones (more files than ``sync_import_max_files``, counting the entries of zips) are
 copied to a staging folder in the data dir and imported by the ``ingest`` queue's
-workers (app.images.jobs); the request returns at once with the job's row.
+workers (app.imports.jobs); the request returns at once with the job's row.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from app.background.outbox import post
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict
-from app.images import duplicates
-from app.images.archive import is_zip
-from app.images.ingest import Failed, LabelPath, Limits, Outcome, expand, folder_label, prepare
 from app.images.models import BatchStatus, Image, ImportBatch
-from app.images.recorder import Recorder, Summary
 from app.images.storage import ImageStore
-from app.images.upload_labels import UploadLabels
+from app.imports import near_duplicates
+from app.imports.archive import is_zip
+from app.imports.ingest import Failed, LabelPath, Limits, Outcome, expand, folder_label, prepare
+from app.imports.recorder import Recorder, Summary
+from app.imports.upload_labels import UploadLabels
 from app.projects.models import Project
 from app.tasks import enqueue_after_commit
 from app.taxonomy.transfer import ensure_paths
@@ -148,7 +148,7 @@ def import_now(
             add_paths(session, project, categories, [label for _, label in items])
             summary.extend(recorder.record(items))
         summary.extend(record_failures(recorder, labels.leftovers()))
-    duplicates.group_new_images(session, project.id, settings.near_duplicate_distance)
+    near_duplicates.group_new_images(session, project.id, settings.near_duplicate_distance)
     finish(session, batch, celery)
     return batch, summary
 

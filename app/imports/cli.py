@@ -46,8 +46,8 @@ def import_command(
     from app.cli import _migrate, _settings
     from app.db import make_engine, make_sessionmaker
     from app.errors import DomainError
-    from app.images import labels_csv as csv_labels
-    from app.images.folder_import import import_folder
+    from app.imports import labels_csv as csv_labels
+    from app.imports.folder_import import import_folder
     from app.projects.service import find_project
 
     settings = _settings()

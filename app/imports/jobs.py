@@ -34,8 +34,10 @@ from app.background.heartbeat import Heartbeat
 from app.background.owners import Liveness, Owner, Workers
 from app.config import Settings
 from app.db import utcnow
-from app.images import duplicates
-from app.images.ingest import (
+from app.images.models import BatchStatus, Image, ImportBatch
+from app.images.storage import ImageStore
+from app.imports import near_duplicates
+from app.imports.ingest import (
     Entry,
     Failed,
     LabelPath,
@@ -45,11 +47,9 @@ from app.images.ingest import (
     folder_label,
     prepare,
 )
-from app.images.models import BatchStatus, Image, ImportBatch
-from app.images.recorder import Recorder
-from app.images.storage import ImageStore
-from app.images.upload_labels import UploadLabels
-from app.images.uploads import add_paths, finish, staging_dir
+from app.imports.recorder import Recorder
+from app.imports.upload_labels import UploadLabels
+from app.imports.uploads import add_paths, finish, staging_dir
 from app.projects.models import Project
 
 CHUNK_TASK = "curator.images.chunk"
@@ -215,7 +215,9 @@ def _finish_if_done(ctx: JobContext, batch_id: int) -> None:
             return
         if batch.total is None or batch.processed < batch.total:
             return
-        duplicates.group_new_images(session, batch.project_id, ctx.settings.near_duplicate_distance)
+        near_duplicates.group_new_images(
+            session, batch.project_id, ctx.settings.near_duplicate_distance
+        )
         finish(session, batch, ctx.celery)
         session.commit()
     shutil.rmtree(staging_dir(ctx.settings, batch_id), ignore_errors=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import InvalidInput
-from app.images.label_items import (
+from app.imports.label_items import (
     MAX_ITEMS,
     LabelItem,
     LabelPath,

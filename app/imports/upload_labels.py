@@ -16,10 +16,10 @@ from collections import defaultdict
 from typing import Any, BinaryIO
 
 from app.errors import InvalidInput
-from app.images.archive import ArchiveLimits, Member, is_zip, iter_sidecars
-from app.images.ingest import Failed, folder_label
-from app.images.label_items import MAX_BYTES, LabelItem, LabelPath, Parsed, basename, short
-from app.images.labels_csv import limit_paths, parse
+from app.imports.archive import ArchiveLimits, Member, is_zip, iter_sidecars
+from app.imports.ingest import Failed, folder_label
+from app.imports.label_items import MAX_BYTES, LabelItem, LabelPath, Parsed, basename, short
+from app.imports.labels_csv import limit_paths, parse
 
 _SPLITS = frozenset({"train", "val", "test"})  # app.exports.options.SPLITS
 

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.db import upsert, utcnow
-from app.images.ingest import Failed, Known, LabelPath, Outcome, Prepared
 from app.images.models import Image, ImageStatus, ImportBatch, ImportIssue
+from app.imports.ingest import Failed, Known, LabelPath, Outcome, Prepared
 from app.labeling import service as labeling
 from app.labeling.models import AnnotationSource
 

@@ -15,13 +15,13 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-THUMBNAIL_SIZE = 256
+from app.images.storage import NEEDS_DISPLAY, THUMBNAIL_SIZE
+
 # Big enough for a sharp 256 px thumbnail and a stable perceptual hash.
 _DRAFT_SIZE = (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2)
 SUPPORTED = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif",
              "BMP": "bmp", "TIFF": "tiff"}  # fmt: skip
 _ORIENTATION_TAG = 0x0112
-NEEDS_DISPLAY = frozenset({"tiff"})  # formats browsers do not show in an <img>
 _DISPLAY_SIZE = 4096
 # Our own limit (DecodeLimits.max_pixels) is checked on every header before decoding;
 # Pillow's global one would refuse configured limits above its default, and only warns
