@@ -26,6 +26,7 @@ from app.background.owners import Claim, Owner
 from app.images.models import Image
 from app.projects.models import Project
 from app.training import dataset, embeddings, execution, predictions, service
+from app.training.metrics import RunMetrics
 from app.training.models import RunMode, TrainingRun
 from workers.context import WorkerContext
 from workers.embedding import embed_missing
@@ -97,7 +98,7 @@ def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) 
     # The run's row is written last: on PostgreSQL its lock would hold the heartbeat up
     # for as long as the predictions take to insert.
     run.classes = [[cid, name] for cid, name in data.classes]
-    run.metrics = result.metrics
+    run.metrics = result.metrics.stored()
     run.report = {**data.report(), **result.report}
     run.label_count = result.used
     run.params = {**run.params, **result.params}
@@ -131,7 +132,7 @@ Sample = tuple[int, int, int, int | None]  # image, annotation, true class, pred
 class Result:
     """What a trained model gives the rest of the run, whichever the mode."""
 
-    metrics: dict[str, Any]
+    metrics: RunMetrics
     samples: Sequence[Sample]
     predict_all: Callable[[Callable[[float], None]], Iterator[tuple[int, np.ndarray]]]
     module: Callable[[], torch.nn.Module]
@@ -158,8 +159,10 @@ def _linear(
     progress.check(0.7)
     model = linear.fit_linear(x, y, C=c, seed=run.id)
     class_ids = [cid for cid, _ in data.classes]
-    metrics = classification_metrics(
-        y.tolist(), oof.tolist(), class_ids, [name for _, name in data.classes]
+    metrics = RunMetrics.model_validate(
+        classification_metrics(
+            y.tolist(), oof.tolist(), class_ids, [name for _, name in data.classes]
+        )
     )
     samples: list[Sample] = [
         (data.image_ids[n], data.annotation_ids[n], data.labels[n], int(p))
@@ -221,11 +224,12 @@ def _finetune(
     )
     class_ids = [cid for cid, _ in data.classes]
     val_true = y[trained.val_index]
-    metrics = classification_metrics(
+    evaluated = classification_metrics(
         val_true.tolist(), trained.val_pred.tolist(), class_ids, [n for _, n in data.classes]
     )
-    metrics["history"] = trained.history
-    metrics["best_epoch"] = trained.best_epoch
+    metrics = RunMetrics.model_validate(
+        {**evaluated, "history": trained.history, "best_epoch": trained.best_epoch}
+    )
     predicted = dict(zip(trained.val_index.tolist(), trained.val_pred.tolist(), strict=True))
     samples: list[Sample] = [
         (data.image_ids[n], data.annotation_ids[n], data.labels[n], predicted.get(n))

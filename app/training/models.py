@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.background.columns import JobColumns
 from app.db import Base, UTCDateTime, str_enum, utcnow
+from app.training.metrics import RunMetrics, read
 
 
 class RunStatus(enum.StrEnum):
@@ -83,6 +84,12 @@ class TrainingRun(JobColumns, Base):
     @property
     def finished(self) -> bool:
         return self.status not in ACTIVE_STATUSES
+
+    @property
+    def run_metrics(self) -> RunMetrics:
+        """``metrics`` typed (empty while the run has none); read afresh each time, so it
+        follows edits to the column."""
+        return read(self.metrics)
 
 
 class TrainingSample(Base):

@@ -78,6 +78,17 @@ def get_run(session: Session, user: User, run_id: int) -> TrainingRun:
     return run
 
 
+def run_in_project(
+    session: Session, user: User, project_id: int, run_id: int
+) -> tuple[Project, TrainingRun]:
+    """The project (404 for outsiders) and its run; a run of another project is a 404 too."""
+    project = get_project(session, user, project_id)
+    run = session.get(TrainingRun, run_id)
+    if run is None or run.project_id != project.id:
+        raise NotFound(f"No training run with id {run_id}.")
+    return project, run
+
+
 def get_managed_run(session: Session, user: User, run_id: int) -> TrainingRun:
     """The run if the user manages its project: 404 for outsiders, 403 for its labelers."""
     run = get_run(session, user, run_id)
@@ -119,6 +130,27 @@ def _latest_model_query(project_id: int) -> Select[TrainingRun]:
 def latest_model(session: Session, project_id: int) -> TrainingRun | None:
     """The newest run that succeeded: the model behind suggestions and the queue."""
     return session.scalar(_latest_model_query(project_id))
+
+
+def latest_models(session: Session, project_id: int, count: int) -> list[TrainingRun]:
+    """The newest ``count`` runs that succeeded, newest first."""
+    return list(session.scalars(_latest_model_query(project_id).limit(count)))
+
+
+def measured_runs(session: Session, project_id: int, limit: int) -> list[TrainingRun]:
+    """Succeeded runs that know their label count, fewest labels first: the learning curve."""
+    return list(
+        session.scalars(
+            select(TrainingRun)
+            .where(
+                TrainingRun.project_id == project_id,
+                TrainingRun.status == RunStatus.succeeded,
+                TrainingRun.label_count.is_not(None),
+            )
+            .order_by(TrainingRun.label_count, TrainingRun.id)
+            .limit(limit)
+        )
+    )
 
 
 def latest_model_id(project_id: int) -> ScalarSelect[int | None]:
