@@ -1,7 +1,7 @@
 """Celery configuration from the settings, shared by the web (producer) and workers.
 
 The web enqueues tasks by name with ``send_task``, so it never imports the worker code
-and with it torch.
+and with it torch; the names and their queues are in ``app.task_names``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from celery import Celery
 from kombu import Connection, Exchange, Queue
 
 from app.config import Settings
+from app.task_names import INGEST, QUEUE_OF, QUEUES
 
-QUEUES = ("ingest", "ml")
-PING_TASK = "curator.ping"
 PROBE_TTL = 3.0  # seconds a broker probe is trusted: health checks and starts share it
 PROBE_TIMEOUT = 1.0  # seconds: an unreachable broker must not hold a request up
 log = logging.getLogger(__name__)
@@ -42,7 +41,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.broker_url,
         "result_backend": settings.resolved_result_backend,
         "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
-        "task_default_queue": "ingest",
+        "task_default_queue": INGEST,
+        "task_routes": {name: {"queue": queue} for name, queue in QUEUE_OF.items()},
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

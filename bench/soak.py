@@ -299,7 +299,7 @@ def run(args: argparse.Namespace, base: str, pid: int, root: int, data: Path,
     from sqlalchemy import create_engine, select
 
     from app.broker import make_celery
-    from app.cli import worker_node_name
+    from app.cli.nodes import worker_node_name
     from app.config import Settings
 
     admin = httpx.Client(base_url=base, timeout=120)

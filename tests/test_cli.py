@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
+import grimp
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -63,3 +65,26 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "Database is up to date." in result.stdout
     assert (data / "curator.db").exists()
+
+
+def test_every_command_is_on_the_one_cli(tmp_path: Path) -> None:
+    result = curator(tmp_path / "d", "--help")
+    assert result.returncode == 0, result.stderr
+    commands = "migrate createuser serve worker healthcheck import export backup restore gc"
+    for command in commands.split():
+        assert re.search(rf"│ {command} ", result.stdout), f"{command} missing:\n{result.stdout}"
+
+
+def test_the_commands_import_the_cli_package_never_the_other_way() -> None:
+    """app.cli registers the commands kept with their domain; none of them, nor anything
+    else in app, imports app.cli back (that was a circle through private helpers)."""
+    graph = grimp.build_graph("app", "workers")
+    importers = {
+        importer
+        for module in graph.find_descendants("app.cli") | {"app.cli"}
+        for importer in graph.find_modules_that_directly_import(module)
+        if importer != "app.cli" and not importer.startswith("app.cli.")
+    }
+    assert not importers, f"modules that import app.cli: {sorted(importers)}"
+    registered = graph.find_modules_directly_imported_by("app.cli")
+    assert {"app.exports.cli", "app.imports.cli", "app.ops.cli", "app.ops.gc_cli"} <= registered

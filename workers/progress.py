@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from app.background.heartbeat import Heartbeat
 from app.background.owners import Owner
-from app.training import execution
+from app.training import jobs
 from workers.context import Throttle
 
 
@@ -37,7 +37,7 @@ class Progress:
 
     def _write(self, fraction: float, eta: float | None) -> bool:
         low, high = PHASES.get(self.phase, (0.0, 1.0))
-        return execution.report_progress(
+        return jobs.report_progress(
             self.session, self.run_id, self.owner, self.phase, low + (high - low) * fraction, eta
         )
 
@@ -49,7 +49,7 @@ class Progress:
     def check(self, fraction: float, force: bool = False) -> None:
         """Report (at most once a second); stop if cancelled or no longer this run's owner."""
         if self.heartbeat is not None and self.heartbeat.lost:
-            raise execution.Lost
+            raise jobs.Lost
         self.last = fraction
         if not self.throttle(fraction, force):
             raise Cancelled

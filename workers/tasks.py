@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
-from functools import lru_cache
 from typing import Any
 
 from celery import Task
 
+from app import task_names
 from app.background.owners import Claim
-from app.broker import PING_TASK
-from app.config import get_settings
-from app.db import make_engine, make_sessionmaker
 from app.imports import jobs
-from app.imports.uploads import PLAN_TASK
 from app.projects.models import Project
 from app.training import service
-from app.training.service import EMBED_TASK, SCORE_TASK, TRAIN_TASK
 from workers.celery_app import celery_app
 from workers.context import worker_context
 from workers.embedding import embed_missing
@@ -26,19 +21,19 @@ from workers.scoring import score_project, strategies_to_score
 from workers.training import run_training
 
 
-@lru_cache
-def _job_context() -> jobs.JobContext:
-    # One engine per worker process, made on first use (after the fork).
-    settings = get_settings()
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
-    return jobs.JobContext(settings, sessions, _send_chunk, celery_app)
+def _import_context() -> jobs.JobContext:
+    # The imports' view of the process's one context: the same engine as every task.
+    ctx = worker_context()
+    return jobs.JobContext(ctx.settings, ctx.sessions, _send_chunk, celery_app)
 
 
 def _send_chunk(batch_id: int, start: int, stop: int) -> None:
-    import_chunk.apply_async(args=(batch_id, start, stop), queue="ingest")
+    import_chunk.apply_async(
+        args=(batch_id, start, stop), queue=task_names.QUEUE_OF[task_names.IMPORT_CHUNK]
+    )
 
 
-@celery_app.task(name=PING_TASK)
+@celery_app.task(name=task_names.PING)
 def ping(payload: str = "ping") -> dict[str, str | int]:
     """Round trip check: proves a worker is consuming and can answer."""
     return {
@@ -49,9 +44,9 @@ def ping(payload: str = "ping") -> dict[str, str | int]:
     }
 
 
-@celery_app.task(name=PLAN_TASK, bind=True, ignore_result=True)
+@celery_app.task(name=task_names.IMPORT_PLAN, bind=True, ignore_result=True)
 def import_plan(self: Task[Any, Any], batch_id: int) -> None:
-    ctx = _job_context()
+    ctx = _import_context()
     try:
         jobs.plan(ctx, batch_id, owner_of(self.request.hostname), self.request.id)
     except Exception as exc:
@@ -59,9 +54,9 @@ def import_plan(self: Task[Any, Any], batch_id: int) -> None:
         raise
 
 
-@celery_app.task(name=jobs.CHUNK_TASK, bind=True, ignore_result=True)
+@celery_app.task(name=task_names.IMPORT_CHUNK, bind=True, ignore_result=True)
 def import_chunk(self: Task[Any, Any], batch_id: int, start: int, stop: int) -> None:
-    ctx = _job_context()
+    ctx = _import_context()
     try:
         jobs.chunk(ctx, batch_id, start, stop, owner_of(self.request.hostname))
     except Exception as exc:
@@ -69,7 +64,7 @@ def import_chunk(self: Task[Any, Any], batch_id: int, start: int, stop: int) -> 
         raise
 
 
-@celery_app.task(name=TRAIN_TASK, bind=True, ignore_result=True, max_retries=None)
+@celery_app.task(name=task_names.TRAIN, bind=True, ignore_result=True, max_retries=None)
 def train(self: Task[Any, Any], run_id: int) -> None:
     ctx = worker_context()
     claimed = run_training(ctx, run_id, owner_of(self.request.hostname), self.request.id)
@@ -79,7 +74,7 @@ def train(self: Task[Any, Any], run_id: int) -> None:
         raise self.retry(countdown=ctx.settings.job_stale_after)
 
 
-@celery_app.task(name=EMBED_TASK, ignore_result=True)
+@celery_app.task(name=task_names.EMBED, ignore_result=True)
 def embed(project_id: int) -> None:
     """Embed a project's new images; before any model exists, rank them for a cold start."""
     ctx = worker_context()
@@ -93,7 +88,7 @@ def embed(project_id: int) -> None:
                 score_project(ctx, session, project, strategy, None)
 
 
-@celery_app.task(name=SCORE_TASK, ignore_result=True)
+@celery_app.task(name=task_names.SCORE, ignore_result=True)
 def score(project_id: int, strategy: str) -> None:
     """Rank a project's queue with one strategy, from its latest model (if any)."""
     ctx = worker_context()

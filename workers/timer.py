@@ -23,9 +23,9 @@ from app.background.models import WorkerHeartbeat
 from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.imports import jobs
+from app.imports import jobs as import_jobs
 from app.imports.uploads import IMPORTS
-from app.training import execution
+from app.training import jobs as run_jobs
 from app.training.service import RUNS
 from workers.node import BOOT
 
@@ -93,9 +93,9 @@ class Ticker:
 
     def reap(self) -> None:
         with self.sessions() as session:
-            runs = execution.reap_stale(session, self.settings.job_stale_after)
+            runs = run_jobs.reap_stale(session, self.settings.job_stale_after)
             session.commit()
-        imports = jobs.reap(self.sessions, self.settings)
+        imports = import_jobs.reap(self.sessions, self.settings)
         if runs or imports:
             log.warning("marked failed: %s run(s), %s import(s) whose worker died", runs, imports)
 

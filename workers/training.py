@@ -25,7 +25,7 @@ from app.background.heartbeat import Heartbeat
 from app.background.owners import Claim, Owner
 from app.images.models import Image
 from app.projects.models import Project
-from app.training import dataset, embeddings, execution, predictions, service
+from app.training import dataset, embeddings, jobs, predictions, service
 from app.training.metrics import RunMetrics
 from app.training.models import RunMode, TrainingRun
 from workers.context import WorkerContext
@@ -50,24 +50,24 @@ def run_training(
     """Claim the run and run it, its heartbeat beating from a thread meanwhile."""
     owner = owner or owner_of(None)
     with ctx.sessions() as session:
-        claimed = execution.claim(session, run_id, owner, task_id, ctx.settings.job_stale_after)
+        claimed = jobs.claim(session, run_id, owner, task_id, ctx.settings.job_stale_after)
         if claimed is not Claim.claimed:
             return claimed  # finished, cancelled, or another worker is on it
         heartbeat = Heartbeat(
-            lambda: execution.beat(ctx.sessions, run_id, owner),
+            lambda: jobs.beat(ctx.sessions, run_id, owner),
             ctx.settings.job_heartbeat_interval,
             name=f"run-{run_id}-heartbeat",
         )
         try:
             with heartbeat:
                 _run(ctx, session, run_id, Progress(session, run_id, owner, heartbeat))
-        except execution.Lost:
+        except jobs.Lost:
             session.rollback()
             log.warning("run %s is no longer this worker's (reaped or taken over)", run_id)
         except Cancelled:
-            execution.mark_cancelled(session, run_id, owner)
+            jobs.mark_cancelled(session, run_id, owner)
         except Exception as exc:
-            execution.fail(session, run_id, owner, execution.describe(exc))
+            jobs.fail(session, run_id, owner, jobs.describe(exc))
             raise
     return Claim.claimed
 
@@ -109,7 +109,7 @@ def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) 
         score_project(ctx, session, project, strategy, run)
 
     predictions.prune(session, project.id)
-    execution.succeed(session, run, progress.owner, str(device))
+    jobs.succeed(session, run, progress.owner, str(device))
     # After the run is done: the suggestions and the queue already use the new model,
     # and writing the TorchScript and ONNX files takes longer than the training itself.
     _export(ctx, run, result.module(), [name for _, name in data.classes])

@@ -1,4 +1,4 @@
-"""`curator export PROJECT OUT`: registered on the main CLI in app/cli.py."""
+"""`curator export PROJECT OUT`: registered on the main CLI by ``app.cli``."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Annotated, NoReturn
+from typing import IO, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from app.cli_common import console, err_console, fail, load_settings_or_exit, migrate_database
 from app.exports.options import DEFAULT_RATIOS, Format
-
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def export_command(
@@ -34,7 +31,6 @@ def export_command(
     images: Annotated[bool, typer.Option(help="csv and coco: include the image files.")] = True,
 ) -> None:
     """Export a project's labeled images (never the rejected) as a zip with a manifest."""
-    from app.cli import _migrate, _settings
     from app.db import make_engine, make_sessionmaker
     from app.errors import DomainError
     from app.exports import service, writers
@@ -43,12 +39,12 @@ def export_command(
     from app.images.storage import ImageStore
     from app.projects.service import find_project
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     try:
         options = make_options(format, level, split, ratios, seed, images)
     except DomainError as exc:
-        _fail(exc.detail)
-    _migrate(settings)
+        fail(exc.detail)
+    migrate_database(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_sessionmaker(engine)() as session:
@@ -76,9 +72,9 @@ def export_command(
                 for chunk in chunks:
                     sink.write(chunk)
     except DomainError as exc:
-        _fail(exc.detail)
+        fail(exc.detail)
     except OSError as exc:
-        _fail(f"cannot write {str(out)!r}: {exc.strerror or exc}")
+        fail(f"cannot write {str(out)!r}: {exc.strerror or exc}")
     finally:
         engine.dispose()
     console.print(f"Exported {tally.total} images to [bold]{path}[/].")
@@ -100,8 +96,3 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(1)

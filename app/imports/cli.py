@@ -1,4 +1,4 @@
-"""`curator import PROJECT DIR`: registered on the main CLI in app/cli.py."""
+"""`curator import PROJECT DIR`: registered on the main CLI by ``app.cli``."""
 
 from __future__ import annotations
 
@@ -43,15 +43,15 @@ def import_command(
     """Import a folder of images; run it again to resume: what is in is skipped."""
     from app.auth.service import find_user
     from app.broker import make_celery
-    from app.cli import _migrate, _settings
+    from app.cli_common import load_settings_or_exit, migrate_database
     from app.db import make_engine, make_sessionmaker
     from app.errors import DomainError
     from app.imports import labels_csv as csv_labels
     from app.imports.folder_import import import_folder
     from app.projects.service import find_project
 
-    settings = _settings()
-    _migrate(settings)
+    settings = load_settings_or_exit()
+    migrate_database(settings)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     try:

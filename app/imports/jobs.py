@@ -52,7 +52,6 @@ from app.imports.upload_labels import UploadLabels
 from app.imports.uploads import add_paths, finish, staging_dir
 from app.projects.models import Project
 
-CHUNK_TASK = "curator.images.chunk"
 CHUNK = 48  # files per chunk task: small enough to spread, large enough to amortise
 STOPPED = (
     "The worker stopped responding while running this import (it was killed or crashed). "

@@ -34,17 +34,16 @@ from app.imports.ingest import Failed, LabelPath, Limits, Outcome, expand, folde
 from app.imports.recorder import Recorder, Summary
 from app.imports.upload_labels import UploadLabels
 from app.projects.models import Project
+from app.task_names import EMBED, IMPORT_PLAN, QUEUE_OF
 from app.tasks import enqueue_after_commit
 from app.taxonomy.transfer import ensure_paths
-from app.training.service import EMBED_TASK
 
-PLAN_TASK = "curator.images.plan"
 # Background imports are an outbox: a queued job whose message did not leave is sent again.
 IMPORTS = register(
     Box(
         ImportBatch,
-        PLAN_TASK,
-        "ingest",
+        IMPORT_PLAN,
+        QUEUE_OF[IMPORT_PLAN],
         lambda: (ImportBatch.status == BatchStatus.queued) & (ImportBatch.source == "job"),
     )
 )
@@ -190,7 +189,7 @@ def finish(session: Session, batch: ImportBatch, celery: Celery | None = None) -
     batch.finished_at = utcnow()
     session.flush()
     if celery is not None and batch.imported:
-        enqueue_after_commit(session, celery, EMBED_TASK, queue="ml", args=[batch.project_id])
+        enqueue_after_commit(session, celery, EMBED, queue=QUEUE_OF[EMBED], args=[batch.project_id])
 
 
 def start_job(

@@ -1,14 +1,13 @@
-"""`curator backup FILE` and `curator restore FILE`: registered on the main CLI in app/cli.py."""
+"""`curator backup FILE` and `curator restore FILE`: registered on the main CLI by ``app.cli``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -18,22 +17,16 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from app.cli_common import console, err_console, fail
 from app.config import Settings, SettingsError, load_settings
-
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> NoReturn:
-    err_console.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(1)
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        _fail(str(exc))
+        # Exit status 1 with the error, as for every other refusal of these two commands.
+        fail(str(exc))
 
 
 @contextmanager
@@ -75,7 +68,7 @@ def backup_command(
         with _progress("Backing up") as (on_plan, advance):
             result = backup(settings, file, on_plan, advance)
     except (BackupError, SnapshotError, ArchiveError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     rows = sum(result.tables.values())
     console.print(
         f"Backed up {rows} rows and {result.files} files ({result.bytes / 2**20:.1f} MiB) "
@@ -107,11 +100,11 @@ def restore_command(
         with _progress("Restoring") as (on_plan, advance):
             result = restore(settings, file, force, on_plan, advance)
     except ArchiveError as exc:
-        _fail(f"{exc}. Nothing was changed.")
+        fail(f"{exc}. Nothing was changed.")
     except TargetError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot restore {file}: {exc.strerror or exc}")
+        fail(f"cannot restore {file}: {exc.strerror or exc}")
     console.print(
         f"Restored the backup of {result.created_at}: {sum(result.tables.values())} rows "
         f"and {result.files} files into [bold]{settings.data_dir}[/]; migrations applied."

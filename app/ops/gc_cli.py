@@ -6,15 +6,13 @@ import logging
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from app.config import Settings, SettingsError, load_settings
+from app.cli_common import console, err_console, load_settings_or_exit
+from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.ops.gc import Result, collect
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("curator.gc")
 
 
@@ -92,11 +90,7 @@ def gc_command(
     ] = None,
 ) -> None:
     """List the data dir's files that no row names (orphans of a crash); --delete removes them."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        err_console.print(f"[bold red]Cannot start:[/] {exc}")
-        raise typer.Exit(2) from None
+    settings = load_settings_or_exit()
     age = settings.gc_min_age if min_age is None else min_age
     result = run_gc(settings, min_age=age, delete=delete)
     _print(result, settings, age, delete)

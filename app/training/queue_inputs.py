@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from app.images.models import Image
 from app.projects.models import Project
+from app.task_names import QUEUE_OF, SCORE
 from app.tasks import enqueue_after_commit
 from app.training import predictions
 from app.training.models import Prediction, QueueRank, Scoring
 from app.training.predictions import Suggestion
-from app.training.service import SCORE_TASK, latest_model, latest_model_id
+from app.training.service import latest_model, latest_model_id
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,8 @@ def request_scoring(session: Session, celery: Celery, project: Project, strategy
     enqueue_after_commit(
         session,
         celery,
-        SCORE_TASK,
-        queue="ml",
+        SCORE,
+        queue=QUEUE_OF[SCORE],
         args=[project.id, strategy],
         # The broker was down: ask again on a later request.
         on_failure=lambda: _scoring_requested.discard(key),

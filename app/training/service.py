@@ -1,4 +1,4 @@
-"""Training runs: start, read, cancel. The worker's side is in ``execution``."""
+"""Training runs: start, read, cancel. The worker's side is in ``jobs``."""
 
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound
 from app.projects.models import Project
 from app.projects.service import get_managed_project, get_project
+from app.task_names import QUEUE_OF, TRAIN
 from app.training import dataset
 from app.training.models import ACTIVE_STATUSES, RunMode, RunStatus, TrainingRun
 
-TRAIN_TASK = "curator.ml.train"
-EMBED_TASK = "curator.ml.embed"
-SCORE_TASK = "curator.ml.score"
 log = logging.getLogger(__name__)
 # Runs are an outbox: a queued run whose message did not leave is sent again.
-RUNS = register(Box(TrainingRun, TRAIN_TASK, "ml", lambda: TrainingRun.status == RunStatus.queued))
+RUNS = register(
+    Box(TrainingRun, TRAIN, QUEUE_OF[TRAIN], lambda: TrainingRun.status == RunStatus.queued)
+)
 
 
 def run_dir(settings: Settings, run_id: int) -> Path:

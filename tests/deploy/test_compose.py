@@ -15,9 +15,9 @@ import typer.main
 import yaml
 from pydantic import SecretStr, ValidationError
 
-from app.broker import QUEUES
 from app.cli import cli
 from app.config import Settings
+from app.task_names import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()

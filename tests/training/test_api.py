@@ -11,7 +11,7 @@ from app.auth.models import User
 from app.background.owners import Claim, this_process
 from app.db import utcnow
 from app.projects.models import Project
-from app.training import dataset, execution
+from app.training import dataset, jobs
 from app.training.models import RunStatus, TrainingRun, TrainingSample
 from tests.conftest import ClientFor, UserFactory
 from tests.labeling.helpers import Setup, arrange, join, label
@@ -148,9 +148,9 @@ def test_a_silent_worker_is_reaped_by_the_reaper_not_by_reads(
     s = _labeled(api, {"wine": 2, "beer": 2})
     rid = api.post(f"/api/v1/projects/{s.pid}/training-runs", json={"mode": "linear"}).json()["id"]
     me = this_process("test@here", "boot")
-    assert execution.claim(db, rid, me, "t1", stale_after=300) is Claim.claimed
+    assert jobs.claim(db, rid, me, "t1", stale_after=300) is Claim.claimed
     # The same message again while its owner (this process) runs it: not a second copy.
-    assert execution.claim(db, rid, me, "t1", stale_after=300) is Claim.busy
+    assert jobs.claim(db, rid, me, "t1", stale_after=300) is Claim.busy
     db.execute(
         TrainingRun.__table__.update()
         .where(TrainingRun.id == rid)
@@ -159,7 +159,7 @@ def test_a_silent_worker_is_reaped_by_the_reaper_not_by_reads(
     db.commit()
     # Reading the run changes nothing: the workers' reaper ends it.
     assert api.get(f"/api/v1/training-runs/{rid}").json()["status"] == "running"
-    assert execution.reap_stale(db, stale_after=300) == 1
+    assert jobs.reap_stale(db, stale_after=300) == 1
     db.commit()
     run = api.get(f"/api/v1/training-runs/{rid}").json()
     assert run["status"] == "failed"

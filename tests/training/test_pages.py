@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
 from app.db import utcnow
-from app.training import execution, formats
+from app.training import formats, jobs
 from app.training.models import (
     RunMode,
     RunStatus,
@@ -178,7 +178,7 @@ def test_pages_show_a_silent_worker_s_run_failed_once_the_reaper_ends_it(
     assert "every 1s" in web.get(f"/projects/{s.pid}/runs/{orphan.id}").text
     db.refresh(orphan)
     assert orphan.status is RunStatus.running
-    assert execution.reap_stale(db, stale_after=300) == 1  # what each worker's timer does
+    assert jobs.reap_stale(db, stale_after=300) == 1  # what each worker's timer does
     db.commit()
     page = web.get(f"/projects/{s.pid}/runs/{orphan.id}").text
     assert "The run failed." in page

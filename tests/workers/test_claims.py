@@ -22,7 +22,7 @@ from app.auth.models import User
 from app.background.models import WorkerHeartbeat
 from app.background.owners import Claim, Owner
 from app.db import utcnow
-from app.training import execution
+from app.training import jobs
 from app.training.models import Prediction, RunStatus
 from tests.conftest import ClientFor
 from tests.images.helpers import jpegs, upload
@@ -51,7 +51,7 @@ def test_a_live_owner_blocks_a_second_claim(
     api_as: ClientFor, admin: User, db: Session, live_pid: int
 ) -> None:
     run = run_row(db, project(api_as(admin)))
-    assert execution.claim(db, run.id, owner(live_pid), "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, owner(live_pid), "m1", STALE_AFTER) is Claim.claimed
     db.refresh(run)
     assert (run.status, run.owner_pid, run.owner_host, run.task_id) == (
         RunStatus.running,
@@ -60,9 +60,9 @@ def test_a_live_owner_blocks_a_second_claim(
         "m1",
     )
     # The same message delivered again: its owner still runs it, so try later.
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.busy
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.busy
     # An older copy of the run's message (the dispatcher sent it again meanwhile): drop it.
-    assert execution.claim(db, run.id, ME, "m0", STALE_AFTER) is Claim.skip
+    assert jobs.claim(db, run.id, ME, "m0", STALE_AFTER) is Claim.skip
     db.refresh(run)
     assert run.owner_pid == live_pid
 
@@ -72,7 +72,7 @@ def test_a_dead_owner_lets_the_claim_through_and_loses_its_writes(
 ) -> None:
     run = run_row(db, project(api_as(admin)))
     gone = owner(dead_pid())
-    assert execution.claim(db, run.id, gone, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, gone, "m1", STALE_AFTER) is Claim.claimed
     image_id = _an_image(api_as(admin), run.project_id)
     db.add(
         Prediction(
@@ -81,28 +81,28 @@ def test_a_dead_owner_lets_the_claim_through_and_loses_its_writes(
     )
     db.commit()
     # Its heartbeat is fresh, but its process is gone (same host): take it over.
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
     db.refresh(run)
     assert (run.owner_pid, run.owner_boot) == (os.getpid(), "boot-b")
     # What the dead owner wrote is dropped: the new owner starts clean.
     assert db.scalar(select(func.count()).select_from(Prediction)) == 0
     # Should the old owner still write, nothing it writes lands.
-    assert not execution.beat(_sessions(db), run.id, gone)
-    with pytest.raises(execution.Lost):
-        execution.report_progress(db, run.id, gone, "training", 0.5, None)
-    execution.fail(db, run.id, gone, "boom")
+    assert not jobs.beat(_sessions(db), run.id, gone)
+    with pytest.raises(jobs.Lost):
+        jobs.report_progress(db, run.id, gone, "training", 0.5, None)
+    jobs.fail(db, run.id, gone, "boom")
     db.refresh(run)
     assert (run.status, run.error) == (RunStatus.running, None)
-    assert execution.beat(_sessions(db), run.id, ME)
+    assert jobs.beat(_sessions(db), run.id, ME)
 
 
 def test_a_stale_heartbeat_lets_the_claim_through(
     api_as: ClientFor, admin: User, db: Session, live_pid: int
 ) -> None:
     run = run_row(db, project(api_as(admin)))
-    assert execution.claim(db, run.id, owner(live_pid), "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, owner(live_pid), "m1", STALE_AFTER) is Claim.claimed
     age(db, run, STALE_AFTER + 5)  # alive but silent (frozen): as good as dead
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
     db.refresh(run)
     assert run.owner_pid == os.getpid()
 
@@ -112,9 +112,9 @@ def test_an_owner_on_another_host_is_judged_by_its_worker_s_reports(
 ) -> None:
     run = run_row(db, project(api_as(admin)))
     remote = owner(12345, boot="boot-r", host="elsewhere")
-    assert execution.claim(db, run.id, remote, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, remote, "m1", STALE_AFTER) is Claim.claimed
     # Its pid cannot be checked from here; with a fresh heartbeat it is left alone.
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.busy
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.busy
     now = utcnow()
     db.add(
         WorkerHeartbeat(
@@ -129,7 +129,7 @@ def test_an_owner_on_another_host_is_judged_by_its_worker_s_reports(
     )
     db.commit()
     # Its worker stopped reporting five minutes ago: it is gone.
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
 
 
 def test_a_restarted_worker_s_reused_pid_does_not_keep_the_claim(
@@ -138,7 +138,7 @@ def test_a_restarted_worker_s_reused_pid_does_not_keep_the_claim(
     """A container restarts with the same host name, and pids start over."""
     run = run_row(db, project(api_as(admin)))
     before = owner(live_pid, boot="boot-old")
-    assert execution.claim(db, run.id, before, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, before, "m1", STALE_AFTER) is Claim.claimed
     now = utcnow()
     db.add(
         WorkerHeartbeat(
@@ -152,13 +152,13 @@ def test_a_restarted_worker_s_reused_pid_does_not_keep_the_claim(
         )
     )
     db.commit()
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.claimed
 
 
 def test_a_finished_or_missing_run_is_skipped(api_as: ClientFor, admin: User, db: Session) -> None:
     run = run_row(db, project(api_as(admin)), status=RunStatus.cancelled)
-    assert execution.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.skip
-    assert execution.claim(db, 10_000, ME, "m1", STALE_AFTER) is Claim.skip
+    assert jobs.claim(db, run.id, ME, "m1", STALE_AFTER) is Claim.skip
+    assert jobs.claim(db, 10_000, ME, "m1", STALE_AFTER) is Claim.skip
 
 
 def _sessions(db: Session) -> sessionmaker[Session]:

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from celery.result import AsyncResult
 
-from app.broker import PING_TASK, make_celery
+from app.broker import make_celery
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.migrate import upgrade
+from app.task_names import PING
 from app.tasks import enqueue_after_commit
 from tests.support.processes import curator_cmd, curator_env, running
 
@@ -30,14 +31,14 @@ def test_rollback_sends_nothing_and_commit_reaches_the_worker(tmp_path: Path) ->
     factory = make_sessionmaker(engine)
 
     with factory() as session:
-        enqueue_after_commit(session, celery, PING_TASK, queue="ingest", args=["dropped"])
+        enqueue_after_commit(session, celery, PING, queue="ingest", args=["dropped"])
         session.rollback()
         session.commit()  # a later commit must not resurrect it
     assert queued_messages(data) == []
 
     with factory() as session:
         task_id = enqueue_after_commit(
-            session, celery, PING_TASK, queue="ingest", args=["kept"], keep_result=True
+            session, celery, PING, queue="ingest", args=["kept"], keep_result=True
         )
         session.flush()
         assert queued_messages(data) == []  # not before the commit

@@ -23,15 +23,14 @@ from app.auth.models import User
 from app.background.dispatch import dispatch_due
 from app.background.models import WorkerHeartbeat
 from app.background.outbox import UNREACHABLE
-from app.broker import PING_TASK, make_celery
+from app.broker import make_celery
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, utcnow
 from app.images.models import BatchStatus, ImportBatch
-from app.imports.uploads import PLAN_TASK
 from app.main import create_app
+from app.task_names import IMPORT_PLAN, PING, TRAIN
 from app.tasks import enqueue_after_commit
 from app.training.models import RunStatus, TrainingRun
-from app.training.service import TRAIN_TASK
 from tests.conftest import PASSWORD, ClientFor
 from tests.images import corpus
 from tests.images.helpers import file_part, jpegs, make_zip
@@ -137,7 +136,7 @@ def test_a_send_that_fails_after_the_commit_leaves_the_commit_alone(settings: Se
             WorkerHeartbeat(boot="b1", node="n", host="h", pid=1, started_at=now, seen_at=now)
         )
         enqueue_after_commit(
-            session, closed, PING_TASK, queue="ingest", on_failure=lambda: failed.append("x")
+            session, closed, PING, queue="ingest", on_failure=lambda: failed.append("x")
         )
         session.commit()  # does not raise
         assert failed == ["x"]
@@ -172,7 +171,7 @@ def test_the_dispatcher_sends_what_never_left_and_what_nobody_claimed(
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     assert dispatch_due(sessions, celery, timeout=60) == 3
     assert sorted(_messages(settings.data_dir)) == sorted(
-        [(TRAIN_TASK, [never.id]), (TRAIN_TASK, [lost.id]), (PLAN_TASK, [job.id])]
+        [(TRAIN, [never.id]), (TRAIN, [lost.id]), (IMPORT_PLAN, [job.id])]
     )
     for row in (never, recent, lost, patient, started, job):
         db.refresh(row)

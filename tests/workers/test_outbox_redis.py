@@ -21,8 +21,8 @@ from app.background.outbox import UNREACHABLE
 from app.config import Settings
 from app.images.models import BatchStatus, ImportBatch
 from app.main import create_app
+from app.task_names import TRAIN
 from app.training.models import RunStatus, TrainingRun
-from app.training.service import TRAIN_TASK
 from tests.conftest import PASSWORD
 from tests.images import corpus
 from tests.images.helpers import file_part, make_zip
@@ -161,7 +161,7 @@ def test_the_web_sends_what_it_could_not_once_redis_is_back_with_no_worker(
     run = db.get_one(TrainingRun, rid)
     assert (run.status, run.dispatch_attempts) == (RunStatus.queued, 1)
     waiting = [json.loads(m)["headers"] for m in queue.lrange("ml", 0, -1)]
-    assert {"task": TRAIN_TASK, "id": run.task_id} in [
+    assert {"task": TRAIN, "id": run.task_id} in [
         {"task": h["task"], "id": h["id"]} for h in waiting
     ]  # the message waits in Redis for a worker
     queue.close()

@@ -23,7 +23,7 @@ from app.db import make_engine, make_sessionmaker, utcnow
 from app.images.models import BatchStatus
 from app.imports import jobs
 from app.imports.uploads import staging_dir
-from app.training import execution
+from app.training import jobs as run_jobs
 from app.training.models import RunStatus, TrainingRun
 from tests.conftest import ClientFor
 from tests.support.processes import wait_for
@@ -48,10 +48,10 @@ def test_the_heartbeat_goes_on_during_a_long_step_without_progress(
 ) -> None:
     run = run_row(db, project(api_as(admin)))
     sessions = _sessions(settings)
-    assert execution.claim(db, run.id, ME, None, stale_after=60) is Claim.claimed
+    assert run_jobs.claim(db, run.id, ME, None, stale_after=60) is Claim.claimed
     age(db, run, 30)
     started = utcnow()
-    with Heartbeat(lambda: execution.beat(sessions, run.id, ME), interval=0.2) as beating:
+    with Heartbeat(lambda: run_jobs.beat(sessions, run.id, ME), interval=0.2) as beating:
         # The job's own thread is busy here (a cross-validation, say) and reports nothing.
         seen: set[datetime] = set()
 
@@ -72,15 +72,15 @@ def test_a_reaped_run_s_heartbeat_says_it_is_lost(
 ) -> None:
     run = run_row(db, project(api_as(admin)))
     sessions = _sessions(settings)
-    assert execution.claim(db, run.id, ME, None, stale_after=60) is Claim.claimed
-    with Heartbeat(lambda: execution.beat(sessions, run.id, ME), interval=0.1) as beating:
+    assert run_jobs.claim(db, run.id, ME, None, stale_after=60) is Claim.claimed
+    with Heartbeat(lambda: run_jobs.beat(sessions, run.id, ME), interval=0.1) as beating:
         assert not beating.lost
         # A reaper that found it silent (stale_after 0: any heartbeat is old enough).
-        assert execution.reap_stale(db, stale_after=0) == 1
+        assert run_jobs.reap_stale(db, stale_after=0) == 1
         db.commit()
         wait_for(lambda: beating.lost, timeout=10, what="the heartbeat to notice")
-    with pytest.raises(execution.Lost):  # the job's next step stops there
-        execution.report_progress(db, run.id, ME, "training", 0.5, None)
+    with pytest.raises(run_jobs.Lost):  # the job's next step stops there
+        run_jobs.report_progress(db, run.id, ME, "training", 0.5, None)
     db.refresh(run)
     assert run.status is RunStatus.failed
 
@@ -93,7 +93,7 @@ def test_the_reaper_ends_only_runs_whose_heartbeat_stopped(
     silent = run_row(db, pid, status=RunStatus.running, heartbeat_at=utcnow())
     queued = run_row(db, pid)
     age(db, silent, 61)
-    assert execution.reap_stale(db, stale_after=60) == 1
+    assert run_jobs.reap_stale(db, stale_after=60) == 1
     db.commit()
     for run in (alive, silent, queued):
         db.refresh(run)

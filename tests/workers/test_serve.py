@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from app.broker import PING_TASK, make_celery
+from app.broker import make_celery
 from app.config import Settings
+from app.task_names import PING
 from tests.support.processes import (
     REPO,
     curator_cmd,
@@ -53,9 +54,7 @@ def test_serve_runs_web_and_worker_and_stops_both_on_ctrl_c(tmp_path: Path) -> N
         assert token.status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200
         # The worker child answers through the default filesystem broker.
-        reply = (
-            make_celery(Settings(data_dir=data)).send_task(PING_TASK, queue="ml").get(timeout=90)
-        )
+        reply = make_celery(Settings(data_dir=data)).send_task(PING, queue="ml").get(timeout=90)
         assert reply["reply"] == "pong"
         family = children_of(proc.pid)
         assert len(family) >= 2  # uvicorn, the Celery worker and its pool child
@@ -139,7 +138,7 @@ def test_two_web_workers_share_the_logins_and_stop_together(tmp_path: Path) -> N
 
 
 def test_the_web_command_asks_uvicorn_for_the_workers() -> None:
-    from app.cli import web_command
+    from app.cli.serve import web_command
 
     command = web_command("127.0.0.1", 9000, 3)
     assert command[command.index("--workers") + 1] == "3"

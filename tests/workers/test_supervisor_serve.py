@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from app.broker import PING_TASK, make_celery
+from app.broker import make_celery
 from app.config import Settings
 from app.images.storage import ImageStore
+from app.task_names import PING
 from tests.support.processes import (
     REPO,
     curator_cmd,
@@ -45,7 +46,7 @@ def _serve(tmp_path: Path, port: int, *args: str) -> tuple[subprocess.Popen[byte
 
 def _ping(data: Path) -> int:
     """The pid of the worker process that answered a round trip through the broker."""
-    reply = make_celery(Settings(data_dir=data)).send_task(PING_TASK, queue="ml").get(timeout=90)
+    reply = make_celery(Settings(data_dir=data)).send_task(PING, queue="ml").get(timeout=90)
     assert reply["reply"] == "pong"
     return int(reply["pid"])
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.broker import PING_TASK, QUEUES, make_celery
+from app.broker import make_celery
 from app.config import Settings
+from app.task_names import PING, QUEUES
 from tests.support.processes import curator_cmd, curator_env, running
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ def roundtrip(settings: Settings, tmp_path: Path, env: dict[str, str]) -> None:
     log = tmp_path / "worker.log"
     with running(curator_cmd("worker", "--loglevel", "INFO"), env, log) as proc:
         for queue in QUEUES:
-            result = producer.send_task(PING_TASK, args=[f"hello {queue}"], queue=queue)
+            result = producer.send_task(PING, args=[f"hello {queue}"], queue=queue)
             try:
                 reply = result.get(timeout=90)
             except Exception as exc:

@@ -2,6 +2,13 @@
 
 Every write is conditioned on the run still being this process's: a run that the reaper
 ended, or that another worker took over, is never written by the one that lost it.
+
+Where commits happen: a web request's session commits once, in ``app.db.get_session``,
+and the services it calls never commit. A job is its own unit of work, so it commits
+step by step, but only in its domain's ``jobs`` module (this one for training runs,
+``app.imports.jobs`` for imports), in ``workers/`` and in the outbox dispatcher
+(``app.background.dispatch``, which serves no request). A command of the ``curator``
+command line commits its own session. The request side of runs is ``service``.
 """
 
 from __future__ import annotations
