@@ -177,4 +177,7 @@
   });
 
   update();
+  // Tests (and a curious user) can tell the handlers are attached: tiles clicked before
+  // this line would do nothing.
+  root.dataset.ready = "true";
 })();

@@ -159,6 +159,8 @@ def test_label_by_keyboard_reject_undo_then_label_five_in_the_grid(
     expect(page).to_have_url(re.compile(rf"/projects/{pid}/grid$"))
     tiles = page.get_by_role("list", name="Images to select").get_by_role("button")
     expect(tiles).to_have_count(IMAGES - 11)
+    # grid.js is deferred: a click before it attaches its handlers selects nothing.
+    expect(page.locator("[data-grid-screen]")).to_have_attribute("data-ready", "true")
     tiles.nth(0).click()
     tiles.nth(4).click(modifiers=["Shift"])
     expect(page.get_by_role("button", pressed=True)).to_have_count(5)
