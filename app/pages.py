@@ -9,12 +9,17 @@ from app.auth.deps import PageUser
 from app.auth.pages import router as auth_pages
 from app.images.pages import router as image_pages
 from app.imports.pages import router as import_pages
+from app.labeling.overlap import open_disputes_for_page
 from app.labeling.pages import router as labeling_pages
 from app.openapi import docs_page
+from app.projects.pages import PAGE_EXTRAS as PROJECT_PAGE_EXTRAS
 from app.projects.pages import router as project_pages
 from app.taxonomy.pages import router as taxonomy_pages
 from app.training.pages import router as training_pages
 from app.web.csrf import verify_csrf
+
+# Higher domains' counts on the project page (projects sits below labeling).
+PROJECT_PAGE_EXTRAS["open_disputes"] = open_disputes_for_page
 
 pages_router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 pages_router.include_router(auth_pages)

@@ -29,9 +29,9 @@ from app.labeling.schemas import (
     Suggestion,
 )
 from app.projects import service as projects
+from app.projects.choices import StrategyName
 from app.settings_dep import CeleryDep, SettingsDep
 from app.training import auto, queue_inputs
-from app.training.choices import StrategyName
 from app.validation import MAX_ID, Id
 
 router = APIRouter(tags=["labeling"])

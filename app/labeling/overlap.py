@@ -120,6 +120,12 @@ def open_disputes(session: Session, project_id: int) -> int:
     return count or 0
 
 
+def open_disputes_for_page(session: Session, project: Project, can_manage: bool) -> int:
+    """The project page's count (registered by app.pages): settling disagreements is a
+    manager's job, so labelers are not offered the queue."""
+    return open_disputes(session, project.id) if can_manage else 0
+
+
 def dispute(session: Session, image_id: int) -> list[Annotation] | None:
     """The two labels a disputed image got, first then second; None if it is not disputed."""
     row = session.get(Overlap, image_id)

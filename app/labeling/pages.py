@@ -18,9 +18,9 @@ from app.images.models import ImageStatus
 from app.labeling import counters, duplicates
 from app.labeling.schemas import QueueOrder
 from app.projects import service as projects
+from app.projects.choices import STRATEGIES as AL_STRATEGIES
 from app.projects.models import Project
 from app.taxonomy import service as taxonomy
-from app.training.choices import STRATEGIES as AL_STRATEGIES
 from app.validation import Id
 from app.web.flash import flash
 from app.web.forms import FormError, parse_form_id

@@ -12,7 +12,7 @@ from app.validation import Id
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 # The order a queue serves its images in (the API calls it `strategy`); not to be confused
-# with the active-learning strategies (training.choices.StrategyName) that rank them.
+# with the active-learning strategies (projects.choices.StrategyName) that rank them.
 QueueOrder = Literal["active", "random", "sequential"]
 MAX_BULK = 500
 

@@ -5,23 +5,28 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.auth.models import User
 from app.db import SessionDep
 from app.errors import DomainError
-from app.labeling import overlap
 from app.projects import service
+from app.projects.choices import BACKBONE_LABELS, STRATEGIES
 from app.projects.models import Project, ProjectRole
 from app.projects.schemas import MemberAdd, ProjectCreate, ProjectUpdate
-from app.training.choices import BACKBONE_LABELS, STRATEGIES
 from app.validation import Id
 from app.web.flash import flash
 from app.web.forms import parse_form
 from app.web.templates import render
 
 router = APIRouter()
+
+# What domains above projects add to the project page (labeling's open-disputes count):
+# app.pages registers them here, so that projects imports nothing from a higher layer.
+ProjectPageExtra = Callable[[Session, Project, bool], Any]
+PAGE_EXTRAS: dict[str, ProjectPageExtra] = {}
 
 FormStr = Annotated[str, Form(max_length=8192)]
 
@@ -96,11 +101,10 @@ def _project_page(
         "project": project,
         "members": service.list_members(session, project),
         "can_manage": can_manage,
-        # Settling disagreements is a manager's job: labelers are not offered the queue.
-        "open_disputes": overlap.open_disputes(session, project.id) if can_manage else 0,
         "member_roles": list(ProjectRole),
         "strategies": STRATEGIES,
         "backbones": BACKBONE_LABELS,
+        **{name: extra_of(session, project, can_manage) for name, extra_of in PAGE_EXTRAS.items()},
         **extra,
     }
     return render(request, "projects/detail.html", context, user=user, status_code=status_code)

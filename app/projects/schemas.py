@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.projects.choices import BackboneName, StrategyName
 from app.projects.models import ProjectRole
-from app.training.choices import BackboneName, StrategyName
 from app.validation import Description, Name, Username
 
 

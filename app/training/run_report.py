@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from app.errors import NotFound
-from app.training.choices import BACKBONE_LABELS
+from app.projects.choices import BACKBONE_LABELS
 from app.training.formats import MODE_LABELS, level_text, param_label, score
 from app.training.metrics import RunMetrics
 from app.training.models import TrainingRun

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.training.choices import BackboneName
+from app.projects.choices import BackboneName
 from app.training.models import RunMode, RunStatus
 
 

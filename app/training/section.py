@@ -10,10 +10,10 @@ from datetime import datetime
 from annotated_types import Ge, Gt, Le, Lt
 from sqlalchemy.orm import Session
 
+from app.projects.choices import BACKBONE_LABELS, BACKBONES
 from app.projects.models import Project
 from app.taxonomy.service import load_tree
 from app.training import ranks
-from app.training.choices import BACKBONE_LABELS, BACKBONES
 from app.training.formats import MODE_SHORT, ago, change, duration, param_label, score
 from app.training.models import ACTIVE_STATUSES, TrainingRun
 from app.training.schemas import RunParams

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.training import choices
+from app.projects import choices
 from workers.ml import backbones, strategies
 
 
