@@ -13,6 +13,10 @@ class DomainError(Exception):
         self.detail = detail
 
 
+class LoginRequired(Exception):
+    """A page needs a logged-in user; the handler redirects to the login page."""
+
+
 class InvalidInput(DomainError):
     status_code = 422
 

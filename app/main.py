@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.api import api_router
+from app.auth.deps import user_for_error_page
 from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads=UPLOAD_PATHS,
     )
     wrap_outermost(app, SecurityHeadersMiddleware)
-    install_error_handlers(app)
+    install_error_handlers(app, current_user=user_for_error_page)
     install_openapi(app)
 
     app.include_router(api_router)

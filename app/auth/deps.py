@@ -13,13 +13,8 @@ from app.auth import credentials
 from app.auth.models import Role, User
 from app.config import Settings
 from app.db import SessionDep
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden, LoginRequired, Unauthorized
 from app.web.csrf import rotate_csrf_token, verify_csrf_header
-
-
-class LoginRequired(Exception):
-    """A page needs a logged-in user; the handler redirects to the login page."""
-
 
 # The signed cookie holds only this key's value among credentials: a random secret
 # naming a row of login_sessions, so that deleting the row ends the session.
@@ -31,6 +26,14 @@ def _session_user(request: Request, session: SessionDep) -> User | None:
     return credentials.user_for_session(
         session, request.session.get(SESSION_KEY), max_age=settings.session_max_age
     )
+
+
+def user_for_error_page(request: Request) -> User | None:
+    """The logged-in user for an error page's navigation (installed by create_app into
+    app.web.errors, which sits below auth); it opens its own session, since the request's
+    may be the failure being shown."""
+    with request.app.state.sessionmaker() as session:
+        return credentials.user_for_session(session, request.session.get(SESSION_KEY))
 
 
 def get_api_user(request: Request, session: SessionDep) -> User:

@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from app.auth import credentials, service
 from app.auth.deps import (
-    LoginRequired,
     PageAdmin,
     PageUser,
     client_address,
@@ -20,7 +19,7 @@ from app.auth.models import Role
 from app.auth.schemas import UserCreate, UserUpdate
 from app.auth.throttle import policy_from
 from app.db import SessionDep
-from app.errors import DomainError, RateLimited
+from app.errors import DomainError, LoginRequired, RateLimited
 from app.settings_dep import SettingsDep
 from app.validation import Id
 from app.web.flash import flash

@@ -7,6 +7,7 @@ short message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -16,26 +17,34 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from app.auth.credentials import user_for_session
-from app.auth.deps import SESSION_KEY, LoginRequired
-from app.auth.models import User
-from app.errors import DISK_FULL, DomainError, RateLimited, Unauthorized, is_disk_full
+from app.errors import (
+    DISK_FULL,
+    DomainError,
+    LoginRequired,
+    RateLimited,
+    Unauthorized,
+    is_disk_full,
+)
 from app.web.templates import render
 
 log = logging.getLogger("curator")
+
+# Who is logged in, for an error page's navigation. Auth sits above web, so create_app
+# passes its lookup in rather than this module importing it.
+PageUserLookup = Callable[[Request], object | None]
 
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
-def _current_user(request: Request) -> User | None:
+def _current_user(request: Request) -> object | None:
     """The logged-in user, for the page's navigation; None if there is none or no DB."""
-    if "session" not in request.scope:
+    lookup: PageUserLookup | None = getattr(request.app.state, "error_page_user", None)
+    if lookup is None or "session" not in request.scope:
         return None
     try:
-        with request.app.state.sessionmaker() as session:
-            return user_for_session(session, request.session.get(SESSION_KEY))
+        return lookup(request)
     except SQLAlchemyError:
         return None  # the error being shown may be the database itself
 
@@ -134,7 +143,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, current_user: PageUserLookup) -> None:
+    app.state.error_page_user = current_user
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -8,7 +8,6 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
-from app.auth.models import User
 from app.paths import TEMPLATES_DIR
 from app.web.csrf import csrf_token
 from app.web.flash import pop_flashes
@@ -23,7 +22,7 @@ def render(
     name: str,
     context: dict[str, Any] | None = None,
     *,
-    user: User | None = None,
+    user: object | None = None,  # the logged-in auth.User; web sits below auth
     status_code: int = 200,
 ) -> Response:
     ctx: dict[str, Any] = {
