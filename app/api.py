@@ -13,11 +13,16 @@ from app.background.health import report as health_report
 from app.exports.api import router as exports_router
 from app.images.api import router as images_router
 from app.imports.api import router as imports_router
+from app.labeling import training_port
 from app.labeling.api import router as labeling_router
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
 from app.taxonomy.api import router as taxonomy_router
+from app.training import auto, queue_inputs
 from app.training.api import router as training_router
+
+# Training sits above labeling: its queue reads and auto-train trigger are plugged in.
+training_port.install(queue_inputs, after_labels=auto.maybe_train)
 
 api_router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
 api_router.include_router(auth_router)

@@ -28,10 +28,10 @@ from app.labeling.schemas import (
     Release,
     Suggestion,
 )
+from app.labeling.training_port import labels_recorded, queue_inputs
 from app.projects import service as projects
 from app.projects.choices import StrategyName
 from app.settings_dep import CeleryDep, SettingsDep
-from app.training import auto, queue_inputs
 from app.validation import MAX_ID, Id
 
 router = APIRouter(tags=["labeling"])
@@ -73,10 +73,10 @@ def queue_next(
 ) -> QueueItem | Response:
     held = _exclude(exclude)
     project = projects.get_project(session, user, project_id)
-    state = queue_inputs.training_state(session, project, ranking)
+    state = queue_inputs().training_state(session, project, ranking)
     follow = state.ranking
     if ranking is not None and follow != ranking:
-        queue_inputs.request_scoring(session, celery, project, ranking)
+        queue_inputs().request_scoring(session, celery, project, ranking)
     served = next_image(
         session,
         project,
@@ -90,7 +90,7 @@ def queue_next(
     )
     if served is None:
         return Response(status_code=204)
-    suggested = queue_inputs.suggestion(session, state.model_run_id, served.image.id)
+    suggested = queue_inputs().suggestion(session, state.model_run_id, served.image.id)
     urls = image_out(served.image)
     disagreement = None
     if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):
@@ -138,7 +138,7 @@ def create_annotation(
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        auto.maybe_train(session, celery, project, recorded.annotations[0].id)
+        labels_recorded(session, celery, project, recorded.annotations[0].id)
     # An idempotency key is the caller's own: the author is the caller, no query needed.
     return service.out(recorded.annotations[0], user.username)
 
@@ -172,7 +172,7 @@ def bulk_annotate(
         response.headers["Idempotent-Replayed"] = "true"
     else:
         newest = max((a.id for a in recorded.annotations), default=0)
-        auto.maybe_train(session, celery, project, newest)
+        labels_recorded(session, celery, project, newest)
     made = [service.out(a, user.username) for a in recorded.annotations]
     return BulkOut(created=len(made), annotations=made)
 

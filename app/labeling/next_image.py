@@ -25,15 +25,16 @@ from app.images.models import Image, ImageStatus
 from app.labeling import leases
 from app.labeling.models import Annotation, AnnotationSource, Overlap, OverlapState, QueueMode
 from app.labeling.schemas import QueueOrder
+from app.labeling.training_port import queue_inputs
 from app.projects.models import Project
 from app.projects.service import can_manage
 from app.taxonomy import service as taxonomy
-from app.training import queue_inputs
 
 # More candidates than labelers who may be claiming at the same moment, so that one
 # claim rarely finds them all taken since it read them.
 CANDIDATES = 20
 MAX_ROUNDS = 50
+AFTER_RANKED = 1 << 40  # sort key offset: unranked images come after every ranked one
 # Counting a pool of 100,000 images costs milliseconds; past this many the count is
 # approximate: shared by everyone asking and refreshed at most every COUNT_TTL seconds.
 EXACT_COUNT_UP_TO = 2000
@@ -81,7 +82,7 @@ def _pools(
             if category_id is None
             else {category_id, *taxonomy.load_tree(session, project).descendants(category_id)}
         )
-        found = queue_inputs.predicted_as(session, pid, wanted)
+        found = queue_inputs().predicted_as(session, pid, wanted)
         if found is None:
             return []  # no model yet: nothing is predicted as anything
         condition, confidence = found
@@ -205,15 +206,15 @@ def _candidates(
         for n, pool in enumerate(pools):
             where = [*pool.where, *free]
             if queue_order == "active" and pool.ranking is not None:
-                ranked = queue_inputs.ranked_ids(
+                ranked = queue_inputs().ranked_ids(
                     session, project.id, pool.ranking, where, CANDIDATES
                 )
                 found.update(ranked)
                 if len(ranked) == CANDIDATES:
                     continue
                 # Images new since the ranking was made come after the ranked ones.
-                where.append(queue_inputs.unranked(project.id, pool.ranking))
-                offset = queue_inputs.AFTER_RANKED
+                where.append(queue_inputs().unranked(project.id, pool.ranking))
+                offset = AFTER_RANKED
             else:
                 offset = 0
             order = pool.order if pool.order is not None else _order(queue_order)

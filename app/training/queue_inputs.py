@@ -1,6 +1,7 @@
 """What the labeling queue reads from training: rankings, suggestions, predictions.
 
-The labeling domain asks; the SQL on the training tables stays here.
+The labeling domain asks through ``app.labeling.training_port`` (app.api plugs this
+module in there: labeling sits below training); the SQL on the training tables stays here.
 """
 
 from __future__ import annotations
@@ -40,9 +41,6 @@ def training_state(session: Session, project: Project, wanted: str | None) -> Tr
     row = session.execute(select(latest_model_id(project.id), *scored)).one()
     follow = next((s for s, done in zip(choices, row[1:], strict=True) if done), None)
     return TrainingState(ranking=follow, model_run_id=row[0])
-
-
-AFTER_RANKED = 1 << 40  # sort key offset: unranked images come after every ranked one
 
 
 def ranked_ids(
