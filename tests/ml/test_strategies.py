@@ -8,15 +8,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from workers.ml import strategies
-from workers.ml.strategies import (
-    DEFAULT_STRATEGY,
-    STRATEGIES,
-    entropy,
-    least_confidence,
-    margin,
-    rank,
-)
+from workers.ml import strategies, uncertainty
+from workers.ml.strategies import DEFAULT_STRATEGY, STRATEGIES, rank
+from workers.ml.uncertainty import entropy, least_confidence, margin
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
@@ -280,7 +274,7 @@ def test_class_balance_asks_first_about_the_rare_class() -> None:
 
 def test_class_balance_weights_are_one_for_the_rarest_class() -> None:
     probs = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    weights = strategies.class_balance_weights(probs, [0, 0, 0, 1, 9, -1])
+    weights = uncertainty.class_balance_weights(probs, [0, 0, 0, 1, 9, -1])
     # Class 2 has no label at all: it is the rarest; class 0 has 3 (out-of-range ignored).
     assert weights == pytest.approx([np.sqrt(1 / 4), np.sqrt(1 / 2), 1.0])
 
