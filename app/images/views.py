@@ -113,14 +113,16 @@ def labels_of(session: Session, project: Project) -> Labels:
 
 
 def tiles(
-    session: Session,
-    project: Project,
-    labels: Labels,
-    images: Sequence[Image],
-    run: TrainingRun | None = None,
+    session: Session, project: Project, labels: Labels, images: Sequence[Image]
 ) -> list[Tile]:
-    """Tiles that also show the newest model's prediction, read in one query."""
-    run = run or latest_model(session, project.id)
+    """Tiles that also show the newest model's prediction."""
+    return model_tiles(session, labels, images, latest_model(session, project.id))
+
+
+def model_tiles(
+    session: Session, labels: Labels, images: Sequence[Image], run: TrainingRun | None
+) -> list[Tile]:
+    """Tiles with ``run``'s predictions (None: no model yet), read in one query."""
     shown = prediction_queries.for_images(session, run.id, [i.id for i in images]) if run else {}
     return [labels.tile(i, shown.get(i.id)) for i in images]
 
@@ -155,7 +157,7 @@ def gallery(session: Session, project: Project, query: GalleryQuery) -> Gallery:
         extra=prediction_extra(session, project, query, run),
     )
     return Gallery(
-        tiles=tiles(session, project, labels, images, run),
+        tiles=model_tiles(session, labels, images, run),
         total=total,
         pages=max(1, -(-total // PAGE_SIZE)),
         counts=service.status_counts(session, project.id),
