@@ -24,13 +24,13 @@ from app.config import Settings
 from app.main import create_app
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.flows import ADMIN, log_in, unique
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
-from tests.support.processes import REPO
 from tests.support.routes import all_routes
 
 pytestmark = pytest.mark.e2e
 
-FLOWERS = REPO.parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 SPECIES = ("daisy", "sunflower")
 LABELED_PER_SPECIES = 5
 RUN_TIMEOUT_S = 300.0  # the first run of a session loads the backbone on a 2-core CPU

@@ -31,12 +31,12 @@ from playwright.sync_api import (
 
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.flows import ADMIN, log_in, unique
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
-from tests.support.processes import REPO
 
 pytestmark = pytest.mark.e2e
 
-FLOWERS = REPO.parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 ROOT = "flowers"
 # The botanical hierarchy of /work/shared/datasets/README.md, two species per family so
 # that every suggested leaf has a sibling on screen.

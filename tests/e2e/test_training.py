@@ -18,12 +18,12 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e.flows import create_project, log_in, unique
 from tests.e2e.test_images import drop, summary
 from tests.e2e.test_layout import VIEWPORTS, check_and_shoot
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
-from tests.support.processes import REPO
 
 pytestmark = pytest.mark.e2e
 
-FLOWERS = REPO.parent / "shared" / "datasets" / "flowers12" / "train"
+FLOWERS = FLOWERS12 / "train"
 SPECIES = ("bluebell", "daisy", "sunflower")
 PER_SPECIES = 6
 # The first run loads the backbone and embeds every image on a 2-core CPU.

@@ -6,7 +6,6 @@ import io
 import os
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +27,10 @@ from tests.exports.helpers import (
     reject,
     upload_zip,
 )
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 
-FLOWERS = Path("/work/shared/datasets/flowers12/train")
+FLOWERS = FLOWERS12 / "train"
 
 
 def labels(db: Session, pid: int) -> dict[str, str]:

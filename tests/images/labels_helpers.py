@@ -7,7 +7,6 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,9 +16,10 @@ from sqlalchemy.orm import Session
 from app.images.models import Image, ImageStatus
 from app.projects.models import Project
 from app.taxonomy.service import load_tree
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 
-FLOWERS = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "flowers12" / "train"
+FLOWERS = FLOWERS12 / "train"
 CSV_HEAD = "filename,category_path,split,image_id,sha256,width,height,source,annotator,annotated_at"
 
 

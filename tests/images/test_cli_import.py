@@ -17,10 +17,11 @@ from app.projects import service as projects
 from app.taxonomy.models import Category
 from tests.conftest import UserFactory
 from tests.images import corpus
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
-from tests.support.processes import REPO, curator_cmd, curator_env
+from tests.support.processes import curator_cmd, curator_env
 
-FLOWERS = REPO.parent / "shared" / "datasets" / "flowers12" / "train"
+FLOWERS = FLOWERS12 / "train"
 
 
 def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

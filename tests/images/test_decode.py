@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from app.imports.decode import DecodeLimits, ImageRejected, decode_image, hash_distance
 from tests.images import corpus
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 
-FLOWERS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 
 
 def thumbnail_of(data: bytes) -> Image.Image:

@@ -11,10 +11,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 from workers.ml.backbones import DEFAULT_BACKBONE, load_backbone
 
-FLOWERS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 CPU = torch.device("cpu")
 
 

@@ -30,9 +30,10 @@ from app.main import create_app
 from app.training.embeddings import record
 from app.training.models import RunMode, RunStatus, TrainingRun
 from tests.conftest import PASSWORD
+from tests.support.datasets import FLOWERS12
 from workers.ml.shards import write_shard
 
-FLOWERS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 SPECIES = ("daisy", "dandelion", "buttercup")
 CONTENT_DIRS = ("images", "thumbnails", "display", "embeddings", "models")
 

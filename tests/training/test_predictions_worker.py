@@ -20,12 +20,13 @@ from app.db import make_engine, make_sessionmaker
 from app.imports.folder_import import import_folder
 from tests.conftest import ClientFor
 from tests.images.helpers import new_project
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 from tests.support.processes import curator_cmd, curator_env, running, wait_for
 from tests.training.prediction_rows import reject
 
 pytestmark = pytest.mark.slow
-FLOWERS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 SPECIES = ("daisy", "iris", "pansy")
 
 

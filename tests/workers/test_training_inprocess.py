@@ -22,11 +22,12 @@ from app.training import service
 from app.training.models import Prediction, RunStatus, TrainingRun
 from tests.conftest import ClientFor
 from tests.images.helpers import new_project
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 from workers.context import WorkerContext
 from workers.training import run_training
 
-FLOWERS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 SPECIES = ("daisy", "iris", "pansy")
 
 

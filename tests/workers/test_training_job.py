@@ -30,11 +30,12 @@ from app.main import create_app
 from app.training.models import Prediction, QueueRank, RunStatus, Scoring, TrainingRun
 from tests.conftest import PASSWORD
 from tests.images.helpers import new_project
+from tests.support.datasets import FLOWERS12
 from tests.support.env import require
 from tests.support.processes import curator_cmd, curator_env, running, wait_for
 
 pytestmark = pytest.mark.slow
-FLOWERS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "flowers12"
+FLOWERS = FLOWERS12
 FAMILIES = {
     "Asteraceae": ["daisy", "dandelion", "sunflower", "colts-foot"],
     "Ranunculaceae": ["buttercup", "windflower"],
