@@ -126,7 +126,7 @@ def iter_zip(
             if path is None:
                 yield MemberError(_printable(info.filename), _UNSAFE)
                 continue
-            if _is_junk(path) or _is_metadata(path) or is_labels_file(path):
+            if is_junk(path) or is_metadata(path) or is_labels_file(path):
                 continue
             name = _printable(path)
             problem = _refusal(info, path, limits)
@@ -205,12 +205,12 @@ def is_labels_file(path: str) -> bool:
     return lower == "labels.csv" or lower.endswith(".json")
 
 
-def _is_metadata(path: str) -> bool:
+def is_metadata(path: str) -> bool:
     """What our export writes beside the images that is no image and labels nothing."""
     return path.rsplit("/", 1)[-1].lower() == _MANIFEST
 
 
-def _is_junk(path: str) -> bool:
+def is_junk(path: str) -> bool:
     parts = path.split("/")
     base = parts[-1]
     return "__MACOSX" in parts or base.lower() in _JUNK_NAMES or base.startswith("._")

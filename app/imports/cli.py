@@ -30,7 +30,8 @@ def import_command(
             dir_okay=False,
             help="Then apply labels from a file: CSV rows filename,category_path (filename "
             "as imported, relative to DIR), an export's labels.csv (matched on sha256), "
-            "or a COCO json.",
+            "or a COCO json. Default: the one labels.csv or .json at the top of DIR, as in "
+            "an unpacked export.",
         ),
     ] = None,
     user: Annotated[
@@ -47,9 +48,19 @@ def import_command(
     from app.db import make_engine, make_sessionmaker
     from app.errors import DomainError
     from app.imports import labels_csv as csv_labels
-    from app.imports.folder_import import import_folder
+    from app.imports.folder_import import import_folder, labels_files
     from app.projects.service import find_project
 
+    if labels_csv is None:
+        # An unpacked export carries its labels beside the images, as a zip upload does.
+        found = labels_files(directory)
+        if len(found) > 1:
+            err_console.print(
+                f"[bold red]Error:[/] {len(found)} labels files at the top of {directory} "
+                f"({', '.join(p.name for p in found)}); choose one with --labels-csv."
+            )
+            raise typer.Exit(1)
+        labels_csv = found[0] if found else None
     settings = load_settings_or_exit()
     migrate_database(settings)
     engine = make_engine(settings.resolved_database_url)

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.images.models import BatchStatus, ImportBatch
 from app.images.storage import ImageStore
 from app.imports import near_duplicates
+from app.imports.archive import is_junk, is_labels_file, is_metadata
 from app.imports.decode import too_large
 from app.imports.ingest import Failed, LabelPath, Limits, Outcome, folder_label, prepare
 from app.imports.recorder import Recorder, Summary
@@ -60,20 +61,32 @@ def _prepare_path(item: tuple[str, str]) -> Outcome:
 
 
 def scan(directory: Path) -> list[tuple[str, str]]:
-    """Every file under ``directory`` as (path, name relative to it), in a stable order.
+    """Every image file under ``directory`` as (path, name relative to it), stably ordered.
 
     Hidden files and folders are skipped, and symlinked folders are not followed (they
-    can loop).
+    can loop). So are what a zip upload skips: OS junk, an export's manifest.json and the
+    labels files at the top (`labels_files` finds those), so an unpacked export imports
+    with no errors.
     """
     found: list[tuple[str, str]] = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if name.startswith("."):
-                continue
             path = Path(root) / name
-            found.append((str(path), path.relative_to(directory).as_posix()))
+            rel = path.relative_to(directory).as_posix()
+            if name.startswith(".") or is_junk(rel) or is_metadata(rel) or is_labels_file(rel):
+                continue
+            found.append((str(path), rel))
     return found
+
+
+def labels_files(directory: Path) -> list[Path]:
+    """The labels files at the top of ``directory`` (an export's labels.csv or COCO json)."""
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and not p.is_symlink() and is_labels_file(p.name)
+    )
 
 
 def _outcomes(items: list[tuple[str, str]], job: _Job, workers: int) -> Iterator[Outcome]:

@@ -314,6 +314,56 @@ def test_curator_import_applies_an_export_csv_and_a_coco_json(
         assert labels(db, copy) == labels(db, pid)
 
 
+@pytest.mark.parametrize(
+    ("fmt", "flags"),
+    [("imagefolder", ["--labels-from-folders"]), ("csv", []), ("coco", [])],
+)
+def test_curator_import_of_an_unpacked_export_has_no_errors_and_the_same_labels(
+    api: TestClient,
+    pid: int,
+    db: Session,
+    settings: Settings,
+    tmp_path: Path,
+    fmt: str,
+    flags: list[str],
+) -> None:
+    rows = "\n".join(f"p{n}.jpg,{'Asteraceae/daisy' if n % 2 else 'iris'}" for n in range(8))
+    assert post_labels(api, pid, "two-columns.csv", rows.encode()).json()["applied"] == 8
+    resp = api.get(f"/api/v1/projects/{pid}/export", params={"format": fmt})
+    assert resp.status_code == 200, resp.text
+    folder = tmp_path / fmt
+    zipfile.ZipFile(io.BytesIO(resp.content)).extractall(folder)
+    assert (folder / "manifest.json").is_file()
+    copy = new_project(api, f"Unpacked {fmt}")
+    done = subprocess.run(
+        curator_cmd("import", str(copy), str(folder), "--user", "mona", "--workers", "1", *flags),
+        env=curator_env(settings.data_dir, COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "8 imported" in done.stdout, done.stdout
+    assert "0 errors" in done.stdout, done.stdout + done.stderr
+    assert labels(db, copy) == labels(db, pid)
+
+
+def test_curator_import_refuses_to_guess_between_two_labels_files(
+    settings: Settings, tmp_path: Path, pid: int
+) -> None:
+    (tmp_path / "labels.csv").write_text("filename,category_path\n")
+    (tmp_path / "annotations.json").write_text("{}")
+    done = subprocess.run(
+        curator_cmd("import", str(pid), str(tmp_path), "--user", "mona"),
+        env=curator_env(settings.data_dir, COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "choose one with --labels-csv" in done.stderr
+
+
 def test_a_file_naming_more_categories_than_a_taxonomy_may_hold_is_cut_with_errors() -> None:
     rows = "\n".join(f"p{n}.jpg,family/kind {n}" for n in range(MAX_PATHS + 2))
     parsed = parse(rows.encode())
