@@ -14,7 +14,13 @@ from tests.ml.conftest import CPU, flowers
 from workers.ml import finetune as finetune_module
 from workers.ml.backbones import BACKBONES, DEFAULT_BACKBONE
 from workers.ml.embed import Stopped
-from workers.ml.finetune import FinetuneConfig, FinetuneResult, finetune, predict_files
+from workers.ml.finetune import (
+    FinetuneConfig,
+    FinetuneResult,
+    finetune,
+    one_cycle,
+    predict_files,
+)
 from workers.ml.split import stratified_split
 
 SPEC = BACKBONES[DEFAULT_BACKBONE]
@@ -163,3 +169,21 @@ def test_the_split_is_stratified_and_spares_tiny_classes() -> None:
     assert np.bincount(targets[val], minlength=4).tolist() == [2, 1, 1, 0]
     with pytest.raises(ValueError, match="at least 2 images"):
         stratified_split(np.array([0, 1, 2]), 0.2, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("steps", range(1, 41))
+def test_the_schedule_works_for_runs_of_any_length(steps: int) -> None:
+    """24 photos at one batch an epoch make a 10-step run: OneCycleLR's warm-up then had
+    zero length and the run died with ZeroDivisionError before its first batch."""
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([{"params": [weight], "lr": 1e-3}])
+    schedule = one_cycle(optimizer, [1e-3], steps)
+    used = []  # the rate each batch trains with
+    for _ in range(steps):
+        used.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert all(0 < r <= 1e-3 for r in used)
+    if steps >= 3:  # a warm-up up to the full rate, then the decay
+        assert max(used) == pytest.approx(1e-3, rel=0.05)
+        assert used[-1] < max(used)

@@ -54,6 +54,28 @@ class FinetuneResult:
     errors: dict[int, str] = field(default_factory=dict)  # unreadable inputs, skipped
 
 
+def one_cycle(
+    optimizer: torch.optim.Optimizer, max_lr: list[float], steps: int
+) -> torch.optim.lr_scheduler.OneCycleLR:
+    """Warm up for the first tenth, then cosine decay: the new head's first, large
+    gradients do not wreck the pretrained features.
+
+    OneCycleLR divides by its warm-up's length in steps minus one, so a run of exactly
+    10 steps (24 images, one batch an epoch) died with ZeroDivisionError: the warm-up
+    takes at least 2 steps, or none at all on the shortest runs.
+    """
+    steps = max(1, steps)
+    warmup = 0.1 if steps <= 2 else max(0.1, 2 / steps)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=max_lr,
+        total_steps=steps,
+        pct_start=warmup,
+        anneal_strategy="cos",
+        cycle_momentum=False,
+    )
+
+
 class _Run:
     """The state of one fine-tuning run, so each step stays a short method."""
 
@@ -74,16 +96,7 @@ class _Run:
             [{"params": backbone, "lr": config.backbone_lr}, {"params": head, "lr": config.lr}],
             weight_decay=config.weight_decay,
         )
-        # Warm up for the first tenth, then cosine decay: the new head's first, large
-        # gradients do not wreck the pretrained features.
-        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimizer,
-            max_lr=[config.backbone_lr, config.lr],
-            total_steps=max(1, train_steps),
-            pct_start=0.1,
-            anneal_strategy="cos",
-            cycle_momentum=False,
-        )
+        self.scheduler = one_cycle(self.optimizer, [config.backbone_lr, config.lr], train_steps)
         # Loss scaling only matters for float16; bfloat16 has float32's range.
         self.scaler = torch.amp.GradScaler("cuda", enabled=autocast_dtype(device) == torch.float16)
         self.units, self.done = max(1, units), 0  # progress: train and validation batches
