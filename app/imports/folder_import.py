@@ -64,24 +64,31 @@ def scan(directory: Path) -> list[tuple[str, str]]:
     """Every image file under ``directory`` as (path, name relative to it), stably ordered.
 
     Hidden files and folders are skipped, and symlinked folders are not followed (they
-    can loop). So are what a zip upload skips: OS junk, an export's manifest.json and the
-    labels files at the top (`labels_files` finds those), so an unpacked export imports
-    with no errors.
+    can loop). So are what a zip upload skips: OS junk, an export's manifest.json, and
+    an unpacked export's labels files (`labels_files`), so an export imports with no
+    errors.
     """
+    sidecars = {p.name for p in labels_files(directory)}
     found: list[tuple[str, str]] = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root) / name
             rel = path.relative_to(directory).as_posix()
-            if name.startswith(".") or is_junk(rel) or is_metadata(rel) or is_labels_file(rel):
+            if name.startswith(".") or is_junk(rel) or is_metadata(rel) or rel in sidecars:
                 continue
             found.append((str(path), rel))
     return found
 
 
 def labels_files(directory: Path) -> list[Path]:
-    """The labels files at the top of ``directory`` (an export's labels.csv or COCO json)."""
+    """An unpacked export's labels files: labels.csv or a COCO json beside its manifest.
+
+    Only beside our manifest.json: any other folder's stray .json (a package.json, say)
+    is not taken for labels, and stays an error of its own like any file that is no image.
+    """
+    if not (directory / "manifest.json").is_file():
+        return []
     return sorted(
         p
         for p in directory.iterdir()

@@ -351,7 +351,8 @@ def test_curator_import_of_an_unpacked_export_has_no_errors_and_the_same_labels(
 def test_curator_import_refuses_to_guess_between_two_labels_files(
     settings: Settings, tmp_path: Path, pid: int
 ) -> None:
-    (tmp_path / "labels.csv").write_text("filename,category_path\n")
+    (tmp_path / "manifest.json").write_text("{}")  # an unpacked export...
+    (tmp_path / "labels.csv").write_text("filename,category_path\n")  # ...with two sheets
     (tmp_path / "annotations.json").write_text("{}")
     done = subprocess.run(
         curator_cmd("import", str(pid), str(tmp_path), "--user", "mona"),
