@@ -19,7 +19,8 @@ PHASES = {
     "embedding": (0.0, 0.6),
     "training": (0.6, 0.8),
     "predicting": (0.8, 0.9),
-    "scoring": (0.9, 1.0),
+    "scoring": (0.9, 0.95),
+    "insights": (0.95, 1.0),
 }
 
 

@@ -30,6 +30,7 @@ from app.training.metrics import RunMetrics
 from app.training.models import RunMode, TrainingRun
 from workers.context import WorkerContext
 from workers.embedding import embed_missing
+from workers.insights import score_insights
 from workers.ml import export, linear
 from workers.ml.backbones import BACKBONES
 from workers.ml.device import resolve_device
@@ -108,6 +109,9 @@ def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) 
     for strategy in strategies_to_score(session, project):
         score_project(ctx, session, project, strategy, run)
 
+    progress.enter("insights")
+    score_insights(ctx, session, run, data, result.oof_probabilities)
+
     predictions.prune(session, project.id)
     jobs.succeed(session, run, progress.owner, str(device))
     # After the run is done: the suggestions and the queue already use the new model,
@@ -139,6 +143,10 @@ class Result:
     used: int  # labeled images the model learned from
     report: dict[str, Any]
     params: dict[str, Any]
+    # Out-of-fold class probabilities of the labeled images the model was evaluated on,
+    # rows in ``samples`` order, columns in the run's class order; None when the mode
+    # has none (fine-tuning holds out one split: the insights fit a probe instead).
+    oof_probabilities: np.ndarray | None = None
 
 
 def _linear(
