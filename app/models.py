@@ -4,6 +4,7 @@ from app.auth.models import ApiToken, LoginFailure, User
 from app.background.models import WorkerHeartbeat
 from app.db import Base
 from app.images.models import Image, ImportBatch, ImportIssue
+from app.insights.models import LabelIssue, OutlierScore
 from app.labeling.models import Annotation
 from app.projects.models import Membership, Project
 from app.taxonomy.models import Category
@@ -25,8 +26,10 @@ __all__ = [
     "Image",
     "ImportBatch",
     "ImportIssue",
+    "LabelIssue",
     "LoginFailure",
     "Membership",
+    "OutlierScore",
     "Prediction",
     "Project",
     "QueueRank",
