@@ -7,60 +7,18 @@ except under CI=true, where it fails.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from app.config import Settings
 from app.migrate import upgrade
-from tests.support.env import require
+from tests.support.postgres import postgres_admin_url, postgres_database
 from tests.support.processes import REPO, curator_cmd, curator_env
-
-DEFAULT_PG = "postgresql+psycopg://curator:curator@127.0.0.1:5432/postgres"
-
-
-def postgres_admin_url() -> str:
-    url = os.environ.get("CURATOR_TEST_POSTGRES_URL", DEFAULT_PG)
-    engine = create_engine(url, connect_args={"connect_timeout": 3})
-    problem = None
-    try:
-        with engine.connect():
-            pass
-    except OperationalError as exc:
-        problem = str(exc.orig).strip().splitlines()[0]
-    finally:
-        engine.dispose()
-    shown = make_url(url).render_as_string(hide_password=True)
-    require(
-        problem is None,
-        f"No PostgreSQL at {shown} ({problem}); set CURATOR_TEST_POSTGRES_URL or run .ci/run",
-    )
-    return url
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A new, empty database; dropped afterwards."""
-    name = f"curator_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 Pair = tuple[Settings, Settings]
 

@@ -14,9 +14,10 @@ from app.migrate import upgrade
 from app.ops.archive_format import ArchiveError
 from app.ops.backup import backup
 from app.ops.restore import restore
-from tests.ops.conftest import cli, postgres_admin_url, postgres_database
+from tests.ops.conftest import cli
 from tests.ops.install import FLOWERS, populate, stored_files, table_rows
 from tests.support.env import require
+from tests.support.postgres import postgres_admin_url, postgres_database
 
 # The last revision before this migrations: an install one release old.
 OLDER_REVISION = "8d4e3f0a5b64"
