@@ -162,6 +162,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/projects/{project_id}/images"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/imports"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/counters"): Row("member"),
+    ("GET", "/api/v1/projects/{project_id}/stats"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/duplicate-groups"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/training-runs"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/predictions"): Row("member"),
