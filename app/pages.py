@@ -9,6 +9,7 @@ from app.auth.deps import PageUser
 from app.auth.pages import router as auth_pages
 from app.images.pages import router as image_pages
 from app.imports.pages import router as import_pages
+from app.insights.agreement_view import card_for_page as agreement_card
 from app.labeling.overlap import open_disputes_for_page
 from app.labeling.pages import router as labeling_pages
 from app.openapi import docs_page
@@ -20,6 +21,7 @@ from app.web.csrf import verify_csrf
 
 # Higher domains' counts on the project page (projects sits below labeling).
 PROJECT_PAGE_EXTRAS["open_disputes"] = open_disputes_for_page
+PROJECT_PAGE_EXTRAS["agreement"] = agreement_card
 
 pages_router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 pages_router.include_router(auth_pages)

@@ -229,6 +229,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/projects/{project_id}/images"): Row("manager", files=_image),
     ("POST", "/api/v1/projects/{project_id}/labels-csv"): Row("manager", files=_csv),
     ("GET", "/api/v1/projects/{project_id}/export"): Row("manager"),
+    # It grades each labeler: managers read it, like the disagreements queue.
+    ("GET", "/api/v1/projects/{project_id}/agreement"): Row("manager"),
     ("POST", "/api/v1/projects/{project_id}/training-runs"): Row(
         # A run is already queued: the manager is told so (409), not refused.
         "manager",
