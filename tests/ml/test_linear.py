@@ -11,7 +11,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import Normalizer
 
 from workers.ml import linear
-from workers.ml.linear import LinearModel, cross_val_predict, fit_linear, predict, predict_proba
+from workers.ml.linear import (
+    LinearModel,
+    cross_val_predict,
+    cross_val_proba,
+    fit_linear,
+    predict,
+    predict_proba,
+)
 
 
 def blobs(
@@ -143,3 +150,25 @@ def test_cross_val_predict_passes_fit_options_on(monkeypatch: pytest.MonkeyPatch
     x, y = blobs([0, 1], 20)
     cross_val_predict(x, y, folds=4, seed=7, C=0.5, class_weight=None)
     assert seen == [{"seed": 7, "C": 0.5, "class_weight": None}] * 4
+
+
+def test_cross_val_proba_is_out_of_fold_and_sums_to_one() -> None:
+    """The same random labels: memorized in sample, but out of fold the given label's
+    probability stays near chance (1/3), columns in sorted label order."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, 200))
+    y = np.repeat([7, 3, 5], 20)
+    rng.shuffle(y)
+    probs = cross_val_proba(x, y, folds=5)
+    assert probs.shape == (60, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    given = probs[np.arange(60), np.searchsorted([3, 5, 7], y)]
+    assert given.mean() < 0.45
+    assert (np.array([3, 5, 7])[probs.argmax(axis=1)] == cross_val_predict(x, y)).all()
+
+
+def test_cross_val_proba_is_confident_where_it_can_be() -> None:
+    x, y = blobs([10, 20, 30], 15, spread=4.0)
+    probs = cross_val_proba(x, y, folds=5, seed=1)
+    given = probs[np.arange(len(y)), np.searchsorted([10, 20, 30], y)]
+    assert np.median(given) > 0.8

@@ -157,32 +157,61 @@ def cross_val_predict(
 ) -> npt.NDArray[Any]:
     """Out-of-fold predicted labels: each row predicted by a model that never saw it.
 
+    The argmax of ``cross_val_proba`` (see there for the folds).
+    """
+    labels = np.asarray(y)
+    probs = cross_val_proba(X, labels, folds=folds, seed=seed, **fit_kwargs)
+    predicted: npt.NDArray[Any] = np.unique(labels)[np.argmax(probs, axis=1)]
+    return predicted
+
+
+def cross_val_proba(
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    trainable: npt.ArrayLike | None = None,
+    **fit_kwargs: Any,
+) -> npt.NDArray[np.float32]:
+    """Out-of-fold class probabilities (n, k), columns in ``np.unique(y)`` order.
+
     Folds are stratified; their number is capped by the smallest class (a class must
-    appear in every fold's training part to be learnable) but is at least 2.
+    appear in every fold's training part to be learnable) but is at least 2. A class a
+    fold's model never saw gets probability 0 in that fold's rows. ``trainable`` (a
+    boolean mask) leaves the rows it marks False out of every fold's training part;
+    they are still predicted (the label checker re-fits without suspected labels).
     """
     features = np.asarray(X)
     labels = np.asarray(y)
-    counts = np.unique(labels, return_counts=True)[1]
+    classes, counts = np.unique(labels, return_counts=True)
     if len(counts) < 2:
         raise ValueError(f"cross-validation needs at least 2 classes, got {len(counts)}")
     n_folds = max(2, min(folds, int(counts.min())))
     if n_folds > len(labels):
         raise ValueError(f"cross-validation needs at least {n_folds} labeled rows")
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    out = np.empty(len(labels), dtype=labels.dtype)
+    out = np.zeros((len(labels), len(classes)), dtype=np.float32)
     with warnings.catch_warnings():
         # A class with a single member cannot be in every fold; sklearn warns, we accept.
         warnings.filterwarnings("ignore", message="The least populated class")
         splits = list(splitter.split(np.zeros(len(labels)), labels))
 
+    usable = np.ones(len(labels), bool) if trainable is None else np.asarray(trainable, bool)
+
     def fold(train: npt.NDArray[np.intp], test: npt.NDArray[np.intp]) -> None:
+        train = train[usable[train]]
         seen = np.unique(labels[train])
+        columns = np.searchsorted(classes, seen)
+        if len(seen) == 0:
+            out[test] = 1.0 / len(classes)  # nothing to learn from: no class is favoured
+            return
         if len(seen) < 2:
             # Only one class left to learn from: that class is the only possible answer.
-            out[test] = seen[0]
+            out[test, columns[0]] = 1.0
             return
         model = fit_linear(features[train], labels[train], seed=seed, **fit_kwargs)
-        out[test] = predict(model, features[test])
+        out[np.ix_(test, columns)] = predict_proba(model, features[test])
 
     # Folds one after the other: two folds in parallel threads were no faster on the
     # 2-core machine under load, and a worker rarely has the machine to itself.
