@@ -9,7 +9,8 @@ final label. Labels are any hashable value; the caller decides what a rejection 
   each label. With the same number of raters on every item it is Fleiss (1971) exactly.
 - Krippendorff's nominal alpha, by the ``krippendorff`` package. The package builds an
   items x labels x labels array, which for a big taxonomy outgrows a web request's
-  memory; past ``DENSE_BUDGET`` cells the same formula is summed item by item
+  memory even with the unanimous items folded together (``_package_alpha``); past
+  ``DENSE_BUDGET`` cells the same formula is summed item by item
   (``nominal_alpha``; the tests check both give the same value).
 - Cohen's kappa for each pair of annotators, over the items both of them labeled.
 
@@ -136,13 +137,27 @@ def krippendorff_alpha(items: Iterable[Sequence[Label]]) -> float | None:
     domain = sorted({label for c in counts for label in c}, key=repr)
     if len(domain) < 2:
         return None
-    if len(counts) * len(domain) ** 2 > DENSE_BUDGET:
+    split = [c for c in counts if len(c) > 1]
+    if (len(split) + len(domain)) * len(domain) ** 2 > DENSE_BUDGET:
         return nominal_alpha(counts_to_lists(counts))
     column = {label: i for i, label in enumerate(domain)}
-    table = np.zeros((len(counts), len(domain)), dtype=np.int64)
-    for row, c in enumerate(counts):
+    table = np.zeros((len(split) + len(domain), len(domain)), dtype=np.int64)
+    for row, c in enumerate(split):
         for label, k in c.items():
             table[row, column[label]] = k
+    for c in counts:
+        if len(c) == 1:
+            ((label, k),) = c.items()
+            table[len(split) + column[label], column[label]] += k
+    return _package_alpha(table)
+
+
+def _package_alpha(table: np.ndarray) -> float:
+    """The package's alpha on a count table whose unanimous items of each label are
+    folded into one item (the callers build it so). A unanimous item of m opinions adds
+    m to its label's diagonal coincidence however it is grouped, so alpha is unchanged,
+    and the package's items x labels x labels array shrinks to the split items."""
+    table = table[table.sum(axis=1) > 0]  # a label with no unanimous item: an empty row
     return float(krippendorff.alpha(value_counts=table, level_of_measurement="nominal"))
 
 
@@ -205,46 +220,57 @@ def _raters(items: Sequence[Item]) -> list[RaterAgreement]:
     ]
 
 
-def _binary_fleiss(said: np.ndarray, raters: np.ndarray) -> float | None:
-    """Fleiss' kappa of "this label or not": ``said`` of ``raters`` opinions per item."""
-    if len(raters) < MIN_IMAGES:
-        return None
-    rest = raters - said
-    observed = float(np.mean((said * (said - 1) + rest * (rest - 1)) / (raters * (raters - 1))))
-    share = float(np.mean(said / raters))
+def _one_vs_rest(
+    rows: dict[int, int], raters: np.ndarray, total: int
+) -> tuple[float | None, float | None]:
+    """Fleiss' kappa and the package's alpha of "this label or not", from the items the
+    label was said on only (``rows``: item -> how many said it): every other item is a
+    unanimous "not", which adds exactly 1 to Fleiss' per-item mean and its opinions to
+    alpha's "not" diagonal (see ``_package_alpha``)."""
+    items = len(raters)
+    if items < MIN_IMAGES:
+        return None, None
+    said = np.fromiter(rows.values(), dtype=np.int64, count=len(rows))
+    of = raters[np.fromiter(rows.keys(), dtype=np.int64, count=len(rows))]
+    rest = of - said
+    per_item = (said * (said - 1) + rest * (rest - 1)) / (of * (of - 1))
+    observed = (items - len(rows) + float(per_item.sum())) / items
+    share = float((said / of).sum()) / items
     chance = share**2 + (1.0 - share) ** 2
     if chance >= 1.0 - 1e-12:
-        return None
-    return (observed - chance) / (1.0 - chance)
-
-
-def _binary_alpha(said: np.ndarray, raters: np.ndarray) -> float | None:
-    if len(raters) < MIN_IMAGES or not 0 < said.sum() < raters.sum():
-        return None
-    table = np.column_stack([said, raters - said])
-    return float(krippendorff.alpha(value_counts=table, level_of_measurement="nominal"))
+        return None, None
+    kappa = (observed - chance) / (1.0 - chance)
+    split = rest > 0
+    table = np.vstack(
+        [
+            np.column_stack([said[split], rest[split]]),
+            [[int(said[~split].sum()), 0], [0, total - int(of.sum())]],
+        ]
+    )
+    return kappa, _package_alpha(table)
 
 
 def _labels(rated: Sequence[Sequence[Label]]) -> list[LabelAgreement]:
-    """Each label against the rest: one pass per label over its items only."""
+    """Each label against the rest, over the items it was said on."""
     raters = np.array([len(labels) for labels in rated], dtype=np.int64)
+    total = int(raters.sum())
     where: dict[Label, dict[int, int]] = defaultdict(dict)
     for row, labels in enumerate(rated):
         for label, k in Counter(labels).items():
             where[label][row] = k
     out = []
     for label, rows in sorted(where.items(), key=lambda kv: (-sum(kv[1].values()), repr(kv[0]))):
-        said = np.zeros(len(rated), dtype=np.int64)
-        said[list(rows)] = list(rows.values())
-        opinions = int(said.sum())
+        opinions = sum(rows.values())
+        agreeing = sum(k * (k - 1) / (raters[row] - 1) for row, k in rows.items())
+        kappa, alpha = _one_vs_rest(rows, raters, total)
         out.append(
             LabelAgreement(
                 label=label,
                 opinions=opinions,
                 images=len(rows),
-                agreement=float(np.sum(said * (said - 1) / (raters - 1))) / opinions,
-                kappa=_binary_fleiss(said, raters),
-                alpha=_binary_alpha(said, raters),
+                agreement=float(agreeing) / opinions,
+                kappa=kappa,
+                alpha=alpha,
             )
         )
     return out

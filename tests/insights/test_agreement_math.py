@@ -155,6 +155,9 @@ def test_per_category_one_vs_rest_matches_the_binary_coefficients() -> None:
         binary = [[a == c.label, b == c.label] for a, b in pairs]
         assert c.kappa == pytest.approx(am.fleiss_kappa(binary))
         assert c.alpha == pytest.approx(am.nominal_alpha(binary))
+        coded = np.array(binary, dtype=float).T  # raters x items, as the package reads it
+        package = krippendorff.alpha(reliability_data=coded, level_of_measurement="nominal")
+        assert c.alpha == pytest.approx(package, abs=1e-12)
         assert c.opinions == sum(a == c.label for a, _ in pairs) + sum(
             b == c.label for _, b in pairs
         )
