@@ -14,6 +14,7 @@ from app.exports.api import router as exports_router
 from app.images.api import router as images_router
 from app.imports.api import router as imports_router
 from app.insights.agreement_api import router as agreement_router
+from app.insights.outliers_api import router as outliers_router
 from app.insights.overview_api import router as overview_router
 from app.labeling import training_port
 from app.labeling.api import router as labeling_router
@@ -37,6 +38,7 @@ api_router.include_router(labeling_router)
 api_router.include_router(training_router)
 api_router.include_router(agreement_router)
 api_router.include_router(overview_router)
+api_router.include_router(outliers_router)
 
 
 @api_router.get("/health", tags=["meta"], response_model=Health)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.training import dataset
 from app.training.models import TrainingRun
+from workers import outliers
 from workers.context import WorkerContext
 
 
@@ -21,4 +22,5 @@ def score_insights(
 ) -> None:
     """Each insight scores the run's project and writes its rows (no commit here)."""
     # One line per insight, added by the module that computes it.
+    outliers.score_run(ctx, session, run, data)
     del ctx, session, run, data, oof_probabilities
