@@ -4,7 +4,7 @@ from app.auth.models import ApiToken, LoginFailure, User
 from app.background.models import WorkerHeartbeat
 from app.db import Base
 from app.images.models import Image, ImportBatch, ImportIssue
-from app.insights.models import LabelIssue, OutlierScore
+from app.insights.models import EmbeddingMap, EmbeddingMapPoint, LabelIssue, OutlierScore
 from app.labeling.models import Annotation
 from app.projects.models import Membership, Project
 from app.taxonomy.models import Category
@@ -23,6 +23,8 @@ __all__ = [
     "Base",
     "Category",
     "Embedding",
+    "EmbeddingMap",
+    "EmbeddingMapPoint",
     "Image",
     "ImportBatch",
     "ImportIssue",

@@ -20,6 +20,7 @@ IMPORT_CHUNK: Final = "curator.images.chunk"
 TRAIN: Final = "curator.ml.train"
 EMBED: Final = "curator.ml.embed"
 SCORE: Final = "curator.ml.score"
+EMBEDDING_MAP: Final = "curator.ml.embedding_map"  # fit or extend a project's 2-D map
 
 QUEUE_OF: Final[dict[str, str]] = {
     IMPORT_PLAN: INGEST,
@@ -27,4 +28,5 @@ QUEUE_OF: Final[dict[str, str]] = {
     TRAIN: ML,
     EMBED: ML,
     SCORE: ML,
+    EMBEDDING_MAP: ML,
 }

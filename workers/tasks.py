@@ -13,9 +13,11 @@ from app.background.owners import Claim
 from app.imports import jobs
 from app.projects.models import Project
 from app.training import service
+from app.training.models import TrainingRun
 from workers.celery_app import celery_app
 from workers.context import worker_context
 from workers.embedding import embed_missing
+from workers.embedding_map import update_map
 from workers.node import owner_of
 from workers.scoring import score_project, strategies_to_score
 from workers.training import run_training
@@ -72,6 +74,15 @@ def train(self: Task[Any, Any], run_id: int) -> None:
         # Delivered again while its owner still runs it (Redis redelivers a task that
         # runs past the visibility timeout): look again later, in case the owner dies.
         raise self.retry(countdown=ctx.settings.job_stale_after)
+    if claimed is Claim.claimed:
+        # The run embedded the images it found missing: put them on the map, as a task
+        # of its own so a map that fails does not fail the run.
+        with ctx.sessions() as session:
+            run = session.get(TrainingRun, run_id)
+            if run is not None:
+                embedding_map.apply_async(
+                    args=(run.project_id,), queue=task_names.QUEUE_OF[task_names.EMBEDDING_MAP]
+                )
 
 
 @celery_app.task(name=task_names.EMBED, ignore_result=True)
@@ -86,6 +97,7 @@ def embed(project_id: int) -> None:
         if service.latest_model(session, project.id) is None:
             for strategy in strategies_to_score(session, project):
                 score_project(ctx, session, project, strategy, None)
+        update_map(ctx, session, project.id, project.backbone)
 
 
 @celery_app.task(name=task_names.SCORE, ignore_result=True)
@@ -97,3 +109,15 @@ def score(project_id: int, strategy: str) -> None:
         if project is None:
             return
         score_project(ctx, session, project, strategy, service.latest_model(session, project.id))
+
+
+@celery_app.task(name=task_names.EMBEDDING_MAP, ignore_result=True)
+def embedding_map(project_id: int) -> None:
+    """Fit a project's embedding map, or place the images embedded since its fit."""
+    ctx = worker_context()
+    with ctx.sessions() as session:
+        project = session.get(Project, project_id)
+        if project is None:
+            return
+        backbone = project.backbone
+        update_map(ctx, session, project_id, backbone)

@@ -6,10 +6,12 @@ the API serve them in, 0 first (most suspicious)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, UTCDateTime, utcnow
 
 
 class LabelIssue(Base):
@@ -57,3 +59,33 @@ class OutlierScore(Base):
     score: Mapped[float] = mapped_column(Float)  # 0..1, higher: more atypical
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     rank: Mapped[int] = mapped_column(Integer)
+
+
+class EmbeddingMap(Base):
+    """A project's fitted 2-D map: which layout file places new images, and how many
+    images it was fitted on (placing past a fifth more refits it)."""
+
+    __tablename__ = "embedding_maps"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    backbone: Mapped[str] = mapped_column(String(64))  # the embeddings it was fitted on
+    layout_file: Mapped[str] = mapped_column(String(80))  # under the data dir's maps folder
+    fitted: Mapped[int] = mapped_column(Integer)
+    fitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmbeddingMapPoint(Base):
+    """Where one image sits on its project's map."""
+
+    __tablename__ = "embedding_map_points"
+    __table_args__ = (Index("ix_embedding_map_points_project", "project_id", "image_id"),)
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    placed: Mapped[bool] = mapped_column(Boolean, default=False)  # after the fit, not in it
