@@ -16,6 +16,7 @@ from app.imports.api import router as imports_router
 from app.insights.agreement_api import router as agreement_router
 from app.insights.outliers_api import router as outliers_router
 from app.insights.overview_api import router as overview_router
+from app.insights.saliency_api import router as saliency_router
 from app.labeling import training_port
 from app.labeling.api import router as labeling_router
 from app.openapi import COMMON_ERRORS
@@ -39,6 +40,7 @@ api_router.include_router(training_router)
 api_router.include_router(agreement_router)
 api_router.include_router(overview_router)
 api_router.include_router(outliers_router)
+api_router.include_router(saliency_router)
 
 
 @api_router.get("/health", tags=["meta"], response_model=Health)

@@ -4,7 +4,13 @@ from app.auth.models import ApiToken, LoginFailure, User
 from app.background.models import WorkerHeartbeat
 from app.db import Base
 from app.images.models import Image, ImportBatch, ImportIssue
-from app.insights.models import EmbeddingMap, EmbeddingMapPoint, LabelIssue, OutlierScore
+from app.insights.models import (
+    EmbeddingMap,
+    EmbeddingMapPoint,
+    LabelIssue,
+    OutlierScore,
+    SaliencyMap,
+)
 from app.labeling.models import Annotation
 from app.projects.models import Membership, Project
 from app.taxonomy.models import Category
@@ -35,6 +41,7 @@ __all__ = [
     "Prediction",
     "Project",
     "QueueRank",
+    "SaliencyMap",
     "Scoring",
     "TrainingRun",
     "TrainingSample",

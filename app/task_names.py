@@ -21,6 +21,7 @@ TRAIN: Final = "curator.ml.train"
 EMBED: Final = "curator.ml.embed"
 SCORE: Final = "curator.ml.score"
 EMBEDDING_MAP: Final = "curator.ml.embedding_map"  # fit or extend a project's 2-D map
+SALIENCY: Final = "curator.ml.saliency"  # one Grad-CAM map of one image
 
 QUEUE_OF: Final[dict[str, str]] = {
     IMPORT_PLAN: INGEST,
@@ -29,4 +30,5 @@ QUEUE_OF: Final[dict[str, str]] = {
     EMBED: ML,
     SCORE: ML,
     EMBEDDING_MAP: ML,
+    SALIENCY: ML,
 }

@@ -19,6 +19,7 @@ from workers.context import worker_context
 from workers.embedding import embed_missing
 from workers.embedding_map import update_map
 from workers.node import owner_of
+from workers.saliency import make_map
 from workers.scoring import score_project, strategies_to_score
 from workers.training import run_training
 
@@ -109,6 +110,12 @@ def score(project_id: int, strategy: str) -> None:
         if project is None:
             return
         score_project(ctx, session, project, strategy, service.latest_model(session, project.id))
+
+
+@celery_app.task(name=task_names.SALIENCY, ignore_result=True, bind=True)
+def saliency(self: Task[Any, Any], map_id: int) -> None:
+    """Make one saliency map (a Grad-CAM PNG) asked for by a request."""
+    make_map(worker_context(), map_id, owner_of(self.request.hostname))
 
 
 @celery_app.task(name=task_names.EMBEDDING_MAP, ignore_result=True)

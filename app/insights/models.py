@@ -6,12 +6,23 @@ the API serve them in, 0 first (most suspicious)."""
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.background.columns import JobColumns
+from app.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class LabelIssue(Base):
@@ -89,3 +100,43 @@ class EmbeddingMapPoint(Base):
     x: Mapped[float] = mapped_column(Float)
     y: Mapped[float] = mapped_column(Float)
     placed: Mapped[bool] = mapped_column(Boolean, default=False)  # after the fit, not in it
+
+
+class SaliencyStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+# ``SaliencyMap.category_id`` for "the class the model predicts" when the run has no
+# stored prediction for the image (pruned, or the image came after the run).
+PREDICTED_CLASS = 0
+
+
+class SaliencyMap(JobColumns, Base):
+    """A Grad-CAM heat map of one image under one run's model for one class: the cache
+    record and the job that makes it. The PNG lives in the data dir
+    (``app.insights.saliency.map_path``); a row is also an outbox entry (JobColumns)."""
+
+    __tablename__ = "saliency_maps"
+    __table_args__ = (
+        UniqueConstraint("run_id", "image_id", "category_id", name="uq_saliency_maps_key"),
+        Index("ix_saliency_maps_image_id", "image_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("training_runs.id", ondelete="CASCADE"))
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    # The class asked for (a plain id, like the other insights), or PREDICTED_CLASS.
+    category_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[SaliencyStatus] = mapped_column(
+        str_enum(SaliencyStatus, "saliency_status"), default=SaliencyStatus.queued
+    )
+    # The class the map explains, once made (the predicted one resolved).
+    shown_category_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    task_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -185,6 +185,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/images/{image_id}/display"): Row("member"),
     ("GET", "/api/v1/images/{image_id}/thumbnail"): Row("member"),
     ("GET", "/api/v1/images/{image_id}/annotations"): Row("member"),
+    # 202 at first (a worker makes the map): allowed callers get it queued, not refused.
+    ("GET", "/api/v1/images/{image_id}/saliency"): Row("member", query=_ids("run_id=run_id")),
     ("POST", "/api/v1/images/{image_id}/annotations"): Row(
         "member", json=_ids("category_id=category_id")
     ),

@@ -23,12 +23,16 @@ from tests.web.role_world import IDENTITIES, World, build_world
 from tests.web.test_role_matrix import call
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "CREATE", "DROP", "ALTER")
-# The two writes a GET may make, each named with why:
+# The writes a GET may make, each named with why:
 ALLOWED = (
     # The API contract: `next` leases the image it returns, so two labelers get two images.
     ("/api/v1/projects/{project_id}/queue/next", "INSERT INTO leases "),
     # Sliding sign-in: a session's expiry moves on use, at most once a minute (credentials.py).
     ("*", "UPDATE login_sessions SET last_seen_at"),
+    # The API contract: a saliency map is made by a worker on first request (202 until
+    # then); its row is the cache record and the outbox entry that sends the task once.
+    ("/api/v1/images/{image_id}/saliency", "INSERT INTO saliency_maps "),
+    ("/api/v1/images/{image_id}/saliency", "UPDATE saliency_maps SET "),
 )
 
 
