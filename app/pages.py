@@ -7,9 +7,12 @@ from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.auth.pages import router as auth_pages
+from app.browse import tiles
+from app.browse.pages import router as browse_pages
 from app.images.pages import router as image_pages
 from app.imports.pages import router as import_pages
 from app.insights.agreement_view import card_for_page as agreement_card
+from app.labeling import training_port
 from app.labeling.overlap import open_disputes_for_page
 from app.labeling.pages import router as labeling_pages
 from app.openapi import docs_page
@@ -21,12 +24,15 @@ from app.web.csrf import verify_csrf
 
 # Higher domains' counts on the project page (projects sits below labeling).
 PROJECT_PAGE_EXTRAS["open_disputes"] = open_disputes_for_page
+# The labeling grid's tiles show the newest model's predictions (training sits above).
+training_port.install_tiles(tiles.tiles)
 PROJECT_PAGE_EXTRAS["agreement"] = agreement_card
 
 pages_router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 pages_router.include_router(auth_pages)
 pages_router.include_router(project_pages)
 pages_router.include_router(taxonomy_pages)
+pages_router.include_router(browse_pages)
 pages_router.include_router(image_pages)
 pages_router.include_router(import_pages)
 pages_router.include_router(labeling_pages)

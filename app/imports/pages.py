@@ -11,7 +11,7 @@ from starlette.responses import Response
 from app.auth.deps import PageUser
 from app.db import SessionDep
 from app.images import service as images
-from app.images import views
+from app.images.models import BatchStatus
 from app.imports import labels_csv
 from app.projects import service as projects
 from app.validation import Id
@@ -21,6 +21,8 @@ from app.web.templates import render
 router = APIRouter()
 
 RECENT_IMPORTS = 10
+# An import in these states still changes: its pages poll until it settles.
+ACTIVE = (BatchStatus.queued, BatchStatus.running)
 
 
 def _imports(
@@ -36,7 +38,7 @@ def _imports(
     context = {
         "project": project,
         "batches": batches,
-        "active": views.any_active(batches),
+        "active": any(b.status in ACTIVE for b in batches),
         "limit": limit,
     }
     return render(request, template, context, user=user)
@@ -62,7 +64,7 @@ def import_page(request: Request, batch_id: Id, session: SessionDep, user: PageU
     context = {
         "project": project,
         "batch": batch,
-        "active": batch.status in views.ACTIVE,
+        "active": batch.status in ACTIVE,
         "duplicates": [i for i in issues if i.duplicate_of_id is not None],
         "errors": [i for i in issues if i.error is not None],
         "issues_cut": len(issues) >= 1000,

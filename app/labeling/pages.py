@@ -13,10 +13,12 @@ from starlette.responses import Response
 from app.auth.deps import PageUser
 from app.db import SessionDep
 from app.images import service as images
-from app.images import views
+from app.images.labels_view import labels_of
 from app.images.models import ImageStatus
+from app.images.params import parse_page
 from app.labeling import counters, duplicates
 from app.labeling.schemas import QueueOrder
+from app.labeling.training_port import model_tiles
 from app.projects import service as projects
 from app.projects.choices import STRATEGIES as AL_STRATEGIES
 from app.projects.models import Project
@@ -129,8 +131,8 @@ def grid_page(
     project = projects.get_project(session, user, project_id)
     chosen = _choice("Status", status, GRID_STATUSES, "unlabeled")
     category = _category(session, project, category_id)
-    number = views.parse_page(page)
-    labels = views.labels_of(session, project)
+    number = parse_page(page)
+    labels = labels_of(session, project)
     found, total = images.list_images(
         session,
         project,
@@ -150,7 +152,7 @@ def grid_page(
 
     context = {
         "project": project,
-        "tiles": views.tiles(session, project, labels, found),
+        "tiles": model_tiles(session, project, labels, found),
         "total": total,
         "page": number,
         "pages": max(1, -(-total // GRID_PAGE_SIZE)),
@@ -196,6 +198,6 @@ def keep_one(
     image = duplicates.image_in_group(session, project, group_id, wanted)
     rejected = duplicates.keep_one(session, image, user.id)
     flash(request, f"Kept image {image.id}; rejected {rejected} near duplicates.")
-    number = views.parse_page(page)
+    number = parse_page(page)
     target = f"/projects/{project.id}/duplicates" + (f"?page={number}" if number > 1 else "")
     return RedirectResponse(f"{target}#group-{group_id}", status_code=303)

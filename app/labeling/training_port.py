@@ -1,9 +1,10 @@
 """What labeling needs from training, which sits above it: the queue's ranking and
-suggestions, and the auto-train trigger after new labels.
+suggestions, the auto-train trigger after new labels, and the grid's tiles with the
+newest model's predictions.
 
 Labeling must not import training (one-way layers), so training's implementations are
-plugged in here by the composition root (app.api); the SQL stays in
-``app.training.queue_inputs`` and ``app.training.auto``.
+plugged in here by the composition roots (app.api; app.pages for the tiles); the SQL
+stays in ``app.training.queue_inputs``, ``app.training.auto`` and ``app.browse.tiles``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from celery import Celery
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
+from app.images.labels_view import Labels, Tile
+from app.images.models import Image
 from app.projects.models import Project
 
 
@@ -66,8 +69,12 @@ class QueueInputs(Protocol):
 # Called with the newest annotation's id after labels were recorded (auto-train).
 AfterLabels = Callable[[Session, Celery, Project, int], object]
 
+# The grid's tiles, each with the newest model's prediction (app.browse.tiles.tiles).
+ModelTiles = Callable[[Session, Project, Labels, Sequence[Image]], list[Tile]]
+
 _inputs: list[QueueInputs] = []
 _after_labels: list[AfterLabels] = []
+_model_tiles: list[ModelTiles] = []
 
 
 def install(inputs: QueueInputs, after_labels: AfterLabels) -> None:
@@ -85,3 +92,16 @@ def queue_inputs() -> QueueInputs:
 def labels_recorded(session: Session, celery: Celery, project: Project, newest: int) -> None:
     for hook in _after_labels:
         hook(session, celery, project, newest)
+
+
+def install_tiles(make: ModelTiles) -> None:
+    """Plug the tiles with predictions in (idempotent: the last call wins)."""
+    _model_tiles[:] = [make]
+
+
+def model_tiles(
+    session: Session, project: Project, labels: Labels, images: Sequence[Image]
+) -> list[Tile]:
+    if not _model_tiles:
+        raise RuntimeError("the tiles with predictions are not installed (import app.pages)")
+    return _model_tiles[0](session, project, labels, images)

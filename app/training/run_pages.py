@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.auth.deps import PageUser
 from app.auth.models import User
 from app.db import SessionDep
-from app.images import views as image_views
+from app.images.labels_view import labels_of
 from app.projects import service as projects
 from app.projects.models import Project
 from app.training import compare, predictions, run_report, section, service
@@ -107,7 +107,7 @@ def _cell_context(
     session: Session, user: User, project_id: int, run_id: int, true_id: int, predicted_id: int
 ) -> dict[str, Any]:
     project, run = service.run_in_project(session, user, project_id, run_id)
-    labels = image_views.labels_of(session, project)
+    labels = labels_of(session, project)
     images = predictions.cell_images(session, run.id, true_id, predicted_id, limit=CELL_IMAGES)
     return {
         "project": project,

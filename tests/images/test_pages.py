@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
+from app.browse import gallery_view
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, utcnow
-from app.images import views
+from app.images import duplicates_view
 from app.images.models import BatchStatus, Image, ImageStatus, ImportBatch, ImportIssue
 from app.imports import jobs
 from app.labeling import service as labeling
@@ -177,7 +178,7 @@ def test_gallery_filters_by_status_category_subtree_import_and_group(
 def test_pages_of_the_gallery_keep_their_filters_and_sort(
     api: TestClient, web: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(gallery_view, "PAGE_SIZE", 2)
     pid = new_project(api)
     ids = upload(api, pid, [jpeg_part(f"{n}.jpg", i) for i, n in enumerate("cebda")])
     by_name = [ids[f"{n}.jpg"] for n in "abcde"]
@@ -387,7 +388,7 @@ def test_the_duplicates_view_pages_and_says_when_there_are_none(
     pid = new_project(api)
     assert "No near duplicates found" in web.get(f"/projects/{pid}/duplicates").text
     near_duplicates(api, pid)
-    monkeypatch.setattr(views, "GROUPS_PER_PAGE", 1)
+    monkeypatch.setattr(duplicates_view, "GROUPS_PER_PAGE", 1)
     base = corpus.photo(seed=9)
     upload(
         api,

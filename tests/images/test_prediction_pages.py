@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
-from app.images import views
+from app.browse import gallery_view
 from tests.conftest import ClientFor, UserFactory
 from tests.labeling.helpers import join, label
 from tests.training.prediction_rows import Forest, forest, one_hot, reject, write_run
@@ -126,7 +126,7 @@ def test_gallery_filters_by_prediction_confidence_and_disagreement(
 def test_prediction_filters_survive_paging_and_reach_the_image_page(
     api: TestClient, web: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(gallery_view, "PAGE_SIZE", 2)
     f, _ = _arrange(api, db)
     first = web.get(f"/projects/{f.pid}/images", params={"predicted": f["flower"],
                                                          "min_conf": "50"}).text  # fmt: skip
@@ -271,7 +271,7 @@ def test_previous_and_next_walk_the_list_the_image_was_opened_from(
 def test_the_back_link_opens_the_gallery_page_holding_the_image(
     api: TestClient, web: TestClient, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    monkeypatch.setattr(gallery_view, "PAGE_SIZE", 2)
     f, _ = _arrange(api, db)
     html = web.get(f"/images/{f.ids[0]}", params={"list": "sort=filename"}).text
     back = re.search(r'<a href="([^"]+)">Back to the gallery</a>', html)

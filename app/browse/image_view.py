@@ -9,8 +9,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth
-from app.images import service, views
-from app.images.gallery_query import GalleryQuery
+from app.browse import gallery_view, tiles
+from app.browse.gallery_query import GalleryQuery
+from app.images import service
+from app.images.labels_view import Labels
 from app.images.models import Image, ImageStatus
 from app.labeling import service as labeling
 from app.labeling.models import AnnotationSource
@@ -32,7 +34,7 @@ class HistoryEntry:
     second_opinion: bool = False
 
 
-def history(session: Session, labels: views.Labels, image: Image) -> list[HistoryEntry]:
+def history(session: Session, labels: Labels, image: Image) -> list[HistoryEntry]:
     annotations = labeling.history(session, image.id)
     names = auth.usernames(session, {a.user_id for a in annotations if a.user_id is not None})
     entries = []
@@ -76,12 +78,12 @@ class ModelView:
 
 
 def model_view(
-    session: Session, labels: views.Labels, image: Image, run: TrainingRun | None
+    session: Session, labels: Labels, image: Image, run: TrainingRun | None
 ) -> ModelView | None:
     if run is None:
         return None
     top = prediction_queries.top_classes(session, run, image.id, TOP_CLASSES)
-    shown = labels.prediction(image, top[0]) if top else None
+    shown = tiles.prediction(labels, image, top[0]) if top else None
     return ModelView(
         run,
         [
@@ -120,9 +122,9 @@ def list_nav(
         query.image_filter(),
         image,
         sort=query.sort,  # type: ignore[arg-type]  # checked against SORTS by parse
-        extra=views.prediction_extra(session, project, query, run),
+        extra=gallery_view.prediction_extra(session, project, query, run),
     )
-    page = 1 if found.position is None else (found.position - 1) // views.PAGE_SIZE + 1
+    page = 1 if found.position is None else (found.position - 1) // gallery_view.PAGE_SIZE + 1
     return ListNav(
         query,
         None if found.previous is None else query.image_url(found.previous),
