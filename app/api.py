@@ -13,11 +13,13 @@ from app.background.health import report as health_report
 from app.exports.api import router as exports_router
 from app.images.api import router as images_router
 from app.imports.api import router as imports_router
+from app.insights import review_pools
 from app.insights.agreement_api import router as agreement_router
 from app.insights.outliers_api import router as outliers_router
 from app.insights.overview_api import router as overview_router
+from app.insights.review_api import router as review_router
 from app.insights.saliency_api import router as saliency_router
-from app.labeling import training_port
+from app.labeling import review_port, training_port
 from app.labeling.api import router as labeling_router
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
@@ -27,6 +29,8 @@ from app.training.api import router as training_router
 
 # Training sits above labeling: its queue reads and auto-train trigger are plugged in.
 training_port.install(queue_inputs, after_labels=auto.maybe_train)
+# Insights sit above labeling too: the label-issue and odd-picture queues' pools.
+review_port.install(review_pools)
 
 api_router = APIRouter(prefix="/api/v1", responses=COMMON_ERRORS)
 api_router.include_router(auth_router)
@@ -41,6 +45,7 @@ api_router.include_router(agreement_router)
 api_router.include_router(overview_router)
 api_router.include_router(outliers_router)
 api_router.include_router(saliency_router)
+api_router.include_router(review_router)
 
 
 @api_router.get("/health", tags=["meta"], response_model=Health)

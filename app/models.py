@@ -9,6 +9,7 @@ from app.insights.models import (
     EmbeddingMapPoint,
     LabelIssue,
     OutlierScore,
+    ReviewDismissal,
     SaliencyMap,
 )
 from app.labeling.models import Annotation
@@ -41,6 +42,7 @@ __all__ = [
     "Prediction",
     "Project",
     "QueueRank",
+    "ReviewDismissal",
     "SaliencyMap",
     "Scoring",
     "TrainingRun",

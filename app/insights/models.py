@@ -140,3 +140,21 @@ class SaliencyMap(JobColumns, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ReviewDismissal(Base):
+    """A reviewer's "keep" in an insight's review queue: the picture belongs, so that
+    queue does not ask about it again, whatever later runs say."""
+
+    __tablename__ = "review_dismissals"
+    __table_args__ = (Index("ix_review_dismissals_project_id", "project_id"),)
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    queue: Mapped[str] = mapped_column(String(16), primary_key=True)  # "odd_pictures"
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from sqlalchemy.orm import Session
 
 from app.auth.deps import ApiUser
 from app.db import SessionDep
@@ -14,6 +15,7 @@ from app.images.schemas import image_out
 from app.labeling import counters, decisions, duplicates, leases, overlap, service
 from app.labeling.models import QueueMode
 from app.labeling.next_image import next_image
+from app.labeling.review_port import ReviewQueue, review_pools
 from app.labeling.schemas import (
     AnnotationOut,
     BulkDecision,
@@ -26,6 +28,7 @@ from app.labeling.schemas import (
     QueueItem,
     QueueOrder,
     Release,
+    ReviewInfo,
     Suggestion,
 )
 from app.labeling.training_port import labels_recorded, queue_inputs
@@ -46,6 +49,26 @@ def _exclude(raw: str | None) -> set[int]:
     if not all(p.isdigit() and 0 < int(p) <= MAX_ID for p in parts):
         raise InvalidInput("exclude: comma-separated image ids, e.g. exclude=12,13.")
     return {int(p) for p in parts}
+
+
+def _review(
+    session: Session, project_id: int, mode: QueueMode, image_id: int, model: Suggestion | None
+) -> tuple[ReviewInfo | None, Suggestion | None]:
+    """What the insight queues show beside the image, and the suggestion Enter takes."""
+    queue: ReviewQueue = "label_issues" if mode == QueueMode.label_issues else "odd_pictures"
+    found = review_pools().detail(session, project_id, queue, image_id)
+    if found is None:
+        return None, model
+    review = ReviewInfo.model_validate(found, from_attributes=True)
+    if found.suggested_category_id is None:
+        return review, model
+    # A label issue: Enter takes the class its out-of-fold scorer believes in, which the
+    # run's own prediction (trained on the suspect label itself) may not be.
+    if found.suggested_confidence is None:
+        return review, None  # the screen falls back to review.suggested_category_id
+    return review, Suggestion(
+        category_id=found.suggested_category_id, confidence=found.suggested_confidence
+    )
 
 
 @router.get(
@@ -91,11 +114,19 @@ def queue_next(
     if served is None:
         return Response(status_code=204)
     suggested = queue_inputs().suggestion(session, state.model_run_id, served.image.id)
+    suggestion = (
+        None
+        if suggested is None
+        else Suggestion(category_id=suggested.category_id, confidence=suggested.confidence)
+    )
     urls = image_out(served.image)
     disagreement = None
     if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):
         first, second = service.outs(session, pair)
         disagreement = Disagreement(first=first, second=second)
+    review = None
+    if mode in (QueueMode.label_issues, QueueMode.odd_pictures):
+        review, suggestion = _review(session, project.id, mode, served.image.id, suggestion)
     return QueueItem(
         image_id=served.image.id,
         file_url=urls.file_url,
@@ -104,15 +135,14 @@ def queue_next(
         filename=served.image.filename,
         width=served.image.width,
         height=served.image.height,
-        suggestion=None
-        if suggested is None
-        else Suggestion(category_id=suggested.category_id, confidence=suggested.confidence),
+        suggestion=suggestion,
         ranking=follow,
         lease_expires_at=served.lease_expires_at,
         mode=mode,
         strategy=strategy,
         remaining=served.remaining,
         disagreement=disagreement,
+        review=review,
     )
 
 

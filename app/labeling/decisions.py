@@ -38,7 +38,8 @@ from app.projects.models import Project
 from app.projects.service import can_manage
 from app.taxonomy.models import Category
 
-REVIEW_QUEUES = {QueueMode.review, QueueMode.rejected, QueueMode.disagreements}
+# A decision made from any of these is a review; from the others, a label.
+REVIEW_QUEUES = set(QueueMode) - {QueueMode.label, QueueMode.predicted}
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,9 @@ class QueueMode(enum.StrEnum):
     rejected = "rejected"
     disagreements = "disagreements"
     predicted = "predicted"
+    # Review queues over a run's insights (app.insights.review_pools), a manager's.
+    label_issues = "label_issues"
+    odd_pictures = "odd_pictures"
 
 
 class Lease(Base):

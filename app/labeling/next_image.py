@@ -24,6 +24,7 @@ from app.errors import Conflict, Forbidden
 from app.images.models import Image, ImageStatus
 from app.labeling import leases
 from app.labeling.models import Annotation, AnnotationSource, Overlap, OverlapState, QueueMode
+from app.labeling.review_port import ReviewQueue, review_pools
 from app.labeling.schemas import QueueOrder
 from app.labeling.training_port import queue_inputs
 from app.projects.models import Project
@@ -104,7 +105,8 @@ def _pools(
             Overlap.project_id == pid, Overlap.state == OverlapState.disagreed
         )
         return [Pool([Image.id.in_(disagreed)], ranged=False)]
-    # review and rejected: images not yet confirmed, i.e. whose latest row is not a review.
+    # review, rejected and the insights' queues: images not yet confirmed, i.e. whose
+    # latest row is not a review.
     # Second opinions do not count: they never change the label a review confirmed.
     latest = aliased(Annotation)
     latest_source = (
@@ -123,11 +125,37 @@ def _pools(
     )
     if mode == QueueMode.rejected:
         return [Pool([Image.status == ImageStatus.rejected, unreviewed, ~disputed])]
+    if mode in (QueueMode.label_issues, QueueMode.odd_pictures):
+        return _insight_pools(session, project, user, mode, [unreviewed, ~disputed])
     where = [Image.status == ImageStatus.labeled, unreviewed, ~disputed]
     if category_id is not None:
         tree = taxonomy.load_tree(session, project)
         where.append(Image.category_id.in_({category_id, *tree.descendants(category_id)}))
     return [Pool(where)]
+
+
+def _insight_pools(
+    session: Session,
+    project: Project,
+    user: User,
+    mode: QueueMode,
+    open_: list[ColumnElement[bool]],
+) -> list[Pool]:
+    """A run's suspects, most suspicious first, whatever the queue order. A reviewed
+    image is out: a person looked at it and kept or fixed its label (an odd picture
+    labeled from the queue, too). Rejected images are out: nothing is left to decide."""
+    if not can_manage(session, user, project):
+        raise Forbidden("Only the project's managers review label issues and odd pictures.")
+    queue: ReviewQueue = "label_issues" if mode == QueueMode.label_issues else "odd_pictures"
+    found = review_pools().pool(session, project.id, queue)
+    if found is None:
+        return []  # no run has scored the project yet
+    status = (
+        Image.status == ImageStatus.labeled
+        if mode == QueueMode.label_issues
+        else Image.status.in_([ImageStatus.labeled, ImageStatus.unlabeled])
+    )
+    return [Pool([found.where, status, *open_], ranged=False, order=found.order)]
 
 
 def _order(queue_order: QueueOrder) -> InstrumentedAttribute[int]:

@@ -34,6 +34,9 @@ Param = Annotated[str, Query(max_length=100)]
 FormStr = Annotated[str, Form(max_length=100)]
 QUEUE_ORDERS: tuple[QueueOrder, ...] = get_args(QueueOrder)
 MODES = ("label", "review", "rejected")
+# Settling disagreements and the insights' review queues are a manager's job.
+MANAGER_MODES = ("disagreements", "label_issues", "odd_pictures")
+REVIEW_MODES = ("label_issues", "odd_pictures")
 GRID_STATUSES = ("unlabeled", "labeled", "rejected", "all")
 GRID_PAGE_SIZE = 48
 # The reject reasons, each with its key in the reason picker; the last takes free text.
@@ -91,8 +94,7 @@ def label_page(
     ranking: Param = "",
 ) -> Response:
     project = projects.get_project(session, user, project_id)
-    # Settling disagreements is a manager's job; labelers are not offered that queue.
-    modes = (*MODES, "disagreements") if projects.can_manage(session, user, project) else MODES
+    modes = (*MODES, *MANAGER_MODES) if projects.can_manage(session, user, project) else MODES
     categories = _categories(session, project)
     settings = {
         "project_id": project.id,
@@ -103,6 +105,7 @@ def label_page(
         "ranking": _choice("Ranking", ranking, ("", *AL_STRATEGIES), ""),
         "categories": [{k: v for k, v in c.items() if k != "description"} for c in categories],
         "reasons": [{"key": k, "text": t} for k, t in REASONS],
+        "out_of_scope": REASONS[0][1],  # the odd-pictures queue's one-key rejection
         "prefetch": 3,
     }
     context = {
@@ -114,6 +117,8 @@ def label_page(
         "rankings": AL_STRATEGIES,
         "default_ranking": project.default_strategy,
         "modes": modes,
+        "review_mode": settings["mode"] in REVIEW_MODES,
+        "out_of_scope": REASONS[0][1],
     }
     return render(request, "labeling/label.html", context, user=user)
 

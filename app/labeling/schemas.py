@@ -77,6 +77,17 @@ class Suggestion(BaseModel):
     confidence: float
 
 
+class ReviewInfo(BaseModel):
+    """In the label-issues and odd-pictures queues: what the scoring run says."""
+
+    run_id: int
+    score: float  # 0..1; higher: more likely mislabeled, or more atypical
+    flagged: bool  # the product's own call
+    # Label issues: the label the run saw (the image's label) and the class it suggests.
+    given_category_id: int | None = None
+    suggested_category_id: int | None = None
+
+
 class QueueItem(BaseModel):
     image_id: int
     file_url: str
@@ -94,6 +105,7 @@ class QueueItem(BaseModel):
     remaining: int
     # In the disagreements queue: what the two labelers said.
     disagreement: Disagreement | None = None
+    review: ReviewInfo | None = None
 
 
 class UserCounter(BaseModel):

@@ -50,6 +50,10 @@ window.CuratorLabelKeys = {
       "=": toggleZoom,
       Escape: actions.up,
     };
+    // The review queues' keys (label-review.js): "a" is never a category's shortcut, and
+    // Delete is not a letter, so neither can shadow one.
+    if (actions.keep) byName.a = actions.keep;
+    if (actions.outOfScope) byName.Delete = actions.outOfScope;
 
     document.addEventListener("keydown", (event) => {
       if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;

@@ -111,13 +111,17 @@ window.CuratorTree = {
       if (button) {
         button.classList.add("suggested");
         const conf = button.querySelector("[data-confidence]");
-        const percent = Math.round(Math.max(0, Math.min(1, Number(suggestion.confidence) || 0)) * 100);
-        const bar = make("span", null, { class: "bar", "aria-hidden": "true" });
-        const fillBar = make("span");
-        fillBar.style.width = `${percent}%`;
-        bar.append(fillBar);
         const note = make("span", null, { class: "visually-hidden", "data-enter-note": "" });
-        conf.replaceChildren(make("span", `${percent}%`), bar, note);
+        if (suggestion.confidence == null) {
+          conf.replaceChildren(note); // a suggestion without a stored probability
+        } else {
+          const percent = Math.round(Math.max(0, Math.min(1, Number(suggestion.confidence) || 0)) * 100);
+          const bar = make("span", null, { class: "bar", "aria-hidden": "true" });
+          const fillBar = make("span");
+          fillBar.style.width = `${percent}%`;
+          bar.append(fillBar);
+          conf.replaceChildren(make("span", `${percent}%`), bar, note);
+        }
         conf.hidden = false;
       }
       open(category ? (category.parent_id ?? null) : null, false);

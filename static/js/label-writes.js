@@ -13,8 +13,27 @@ window.CuratorWrites = {
       return writes;
     };
 
+    // The odd-pictures queue's keep, and its undo: not annotations (see label-review.js).
+    const dismissals = `/api/v1/images/`;
+    const keep = (item) =>
+      write(async () => {
+        try {
+          await withRetry(() => api("POST", `${dismissals}${item.id}/dismissals`, { queue: "odd_pictures" }));
+        } catch (error) {
+          item.decision = null;
+          fail(`${item.data.filename}: ${describe(error)}`);
+        }
+      });
+    const takeBack = (item) =>
+      write(() =>
+        withRetry(() => api("DELETE", `${dismissals}${item.id}/dismissals?queue=odd_pictures`)).catch((error) =>
+          fail(`${item.data.filename}: ${describe(error)}`),
+        ),
+      );
+
     // A refused decision is taken back on screen (`item.decision`), with the reason said.
     const annotate = (item, body) => {
+      if (body.kept) return keep(item);
       const key = uuid();
       write(async () => {
         try {
@@ -45,6 +64,6 @@ window.CuratorWrites = {
         }
       });
 
-    return { annotate, release, undo };
+    return { annotate, release, undo, takeBack };
   },
 };

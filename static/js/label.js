@@ -50,6 +50,7 @@
     onMove: () => guide.refresh(),
   });
   const nameOf = (id) => (tree.byId.has(id) ? tree.byId.get(id).path : `category #${id}`);
+  const review = window.CuratorReview.create({ root, settings, make, nameOf });
 
   // ---- the queue ----------------------------------------------------------------------
   const queue = []; // prefetched items, in order
@@ -130,6 +131,7 @@
   const decisionText = (decision) => {
     if (!decision) return "";
     if (decision.skipped) return "skipped";
+    if (decision.kept) return "kept";
     if (decision.rejected) return decision.reason ? `rejected: ${decision.reason}` : "rejected";
     return `labeled ${nameOf(decision.category_id)}`;
   };
@@ -150,6 +152,7 @@
       filenameNode.textContent = "";
       stateNode.textContent = "";
       dispute(null);
+      review.show(null);
       if (fresh) tree.suggest(null);
       return;
     }
@@ -157,9 +160,10 @@
     stage.replaceChildren(item.img);
     filenameNode.textContent = item.data.filename;
     dispute(item.data.disagreement || null);
+    review.show(item);
     stateNode.textContent =
       back > 0 ? `· ${back} back · ${decisionText(item.decision) || "no decision"}` : "";
-    if (fresh) tree.suggest(item.data.suggestion || null);
+    if (fresh) tree.suggest(review.suggestion(item));
   };
 
   // In the disagreements queue: what each labeler said (the image carries the first).
@@ -197,6 +201,12 @@
     counter();
   };
 
+  // The review queues' keys: false when they do not apply (the browser keeps the key).
+  const reviewed = (body) => {
+    if (body) decide(body);
+    return Boolean(body);
+  };
+
   const skip = () => {
     const item = shown();
     if (!item) return;
@@ -225,6 +235,7 @@
       }
     }
     const local = index >= 0 ? seen.splice(index, 1)[0] : null;
+    const kept = Boolean(local && local.decision.kept);
     if (local) {
       local.decision = null;
       if (current) queue.unshift(current);
@@ -235,6 +246,10 @@
       render();
       counter();
       say(`undoing: ${local.data.filename}`);
+    }
+    if (kept) {
+      writes.takeBack(local); // a keep is not an annotation: the server's undo would skip it
+      return;
     }
     writes.undo(async (undone) => {
       if (undone && (!local || local.id !== undone)) await showImage(undone);
@@ -327,6 +342,8 @@
         return Boolean(target);
       },
       choose: (category) => choose(category),
+      keep: () => reviewed(review.keep(shown())),
+      outOfScope: () => reviewed(review.outOfScope(shown())),
     },
   });
 

@@ -1,0 +1,61 @@
+"""A reviewer's "keep" in the odd-pictures queue, and taking it back (undo).
+
+A keep is not an annotation: the picture may have no label, and keeping it says only
+that it belongs in the set. The first keep of an image stands; keeping it again changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.db import upsert, utcnow
+from app.errors import Conflict
+from app.images.models import Image
+from app.insights.models import ReviewDismissal
+from app.labeling import leases
+from app.projects.models import Project
+
+
+def _writable(project: Project) -> None:
+    if project.archived:
+        raise Conflict("The project is archived; restore it to review its images.")
+
+
+def keep(
+    session: Session, project: Project, image: Image, user_id: int, queue: str
+) -> tuple[ReviewDismissal, bool]:
+    """The image's keep in ``queue`` and whether this call made it. The caller's lease on
+    the image ends, as a decision's does."""
+    _writable(project)
+    table = ReviewDismissal.__table__
+    made = session.scalar(
+        upsert(session, table)
+        .values(
+            image_id=image.id,
+            queue=queue,
+            project_id=project.id,
+            user_id=user_id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.image_id, table.c.queue])
+        .returning(table.c.image_id)
+    )
+    leases.release(session, user_id, [image.id])
+    row = session.scalars(
+        select(ReviewDismissal)
+        .where(ReviewDismissal.image_id == image.id, ReviewDismissal.queue == queue)
+        .execution_options(populate_existing=True)
+    ).one()
+    return row, made is not None
+
+
+def take_back(session: Session, project: Project, image: Image, queue: str) -> None:
+    """Undo a keep: the image may come back to the queue (nothing to undo is fine)."""
+    _writable(project)
+    session.execute(
+        delete(ReviewDismissal).where(
+            ReviewDismissal.image_id == image.id, ReviewDismissal.queue == queue
+        )
+    )
