@@ -76,7 +76,9 @@ def _knn(x: Floats, ref: Floats, positions: npt.NDArray[np.int64], k: int, chunk
         rows = np.flatnonzero(own >= 0)
         sim[rows, own[rows]] = -np.inf
         kk = max(1, min(k, len(ref) - int(len(rows) > 0)))
-        top = -np.partition(-sim, kk - 1, axis=1)[:, :kk]
+        # The k largest without negating the block first: a copy that costs as much
+        # as the partition itself.
+        top = np.partition(sim, sim.shape[1] - kk, axis=1)[:, -kk:]
         top[~np.isfinite(top)] = -1.0  # a row with no other neighbour: as far as can be
         out[start : start + chunk] = 1.0 - top.mean(axis=1)
     return out
