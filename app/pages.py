@@ -11,7 +11,8 @@ from app.browse import tiles
 from app.browse.pages import router as browse_pages
 from app.images.pages import router as image_pages
 from app.imports.pages import router as import_pages
-from app.insights.agreement_view import card_for_page as agreement_card
+from app.insights.agreement_pages import router as agreement_pages
+from app.insights.agreement_view import slot_for_page as agreement_slot
 from app.labeling import training_port
 from app.labeling.overlap import open_disputes_for_page
 from app.labeling.pages import router as labeling_pages
@@ -26,7 +27,7 @@ from app.web.csrf import verify_csrf
 PROJECT_PAGE_EXTRAS["open_disputes"] = open_disputes_for_page
 # The labeling grid's tiles show the newest model's predictions (training sits above).
 training_port.install_tiles(tiles.tiles)
-PROJECT_PAGE_EXTRAS["agreement"] = agreement_card
+PROJECT_PAGE_EXTRAS["agreement"] = agreement_slot
 
 pages_router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
 pages_router.include_router(auth_pages)
@@ -37,6 +38,7 @@ pages_router.include_router(image_pages)
 pages_router.include_router(import_pages)
 pages_router.include_router(labeling_pages)
 pages_router.include_router(training_pages)
+pages_router.include_router(agreement_pages)
 
 
 @pages_router.get("/docs")

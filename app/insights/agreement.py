@@ -12,7 +12,7 @@ Categories are compared as they were said: a parent and its child are different 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.auth.models import User
@@ -32,6 +32,7 @@ from app.taxonomy import service as taxonomy
 MAX_IMAGE_IDS = 50  # per confused pair: the API's list; the count is always whole
 REJECTED = "rejected"  # how a rejection reads where a category path would stand
 SETTLED = (OverlapState.agreed, OverlapState.resolved)
+COMPARED = (*SETTLED, OverlapState.disagreed)  # the states of an image with two opinions
 
 
 def _label(category_id: int | None, rejected: bool) -> int | None:
@@ -40,8 +41,22 @@ def _label(category_id: int | None, rejected: bool) -> int | None:
 
 
 def opinions(session: Session, project: Project) -> list[math.Item]:
-    """Every image of the project with two opinions, and its final label where decided."""
-    first, second = aliased(Annotation), aliased(Annotation)
+    """Every image of the project with two opinions, and its final label where decided.
+
+    The first opinion is the label the second one was compared with (as
+    ``overlap.after_decision`` did): the image's label when the second opinion came,
+    which is the first labeler's correction if they changed their mind meanwhile."""
+    first, second, earlier = aliased(Annotation), aliased(Annotation), aliased(Annotation)
+    compared_with = (
+        select(func.max(earlier.id))
+        .where(
+            earlier.image_id == Overlap.image_id,
+            earlier.id < Overlap.second_annotation_id,
+            earlier.second_opinion.is_(False),
+        )
+        .correlate(Overlap)
+        .scalar_subquery()
+    )
     rows = session.execute(
         select(
             Overlap.image_id,
@@ -55,7 +70,8 @@ def opinions(session: Session, project: Project) -> list[math.Item]:
             Image.category_id,
             Image.status,
         )
-        .join(first, first.id == Overlap.first_annotation_id)
+        .select_from(Overlap)
+        .join(first, first.id == compared_with)
         .join(second, second.id == Overlap.second_annotation_id)
         .join(Image, Image.id == Overlap.image_id)
         .where(Overlap.project_id == project.id)
@@ -68,6 +84,16 @@ def opinions(session: Session, project: Project) -> list[math.Item]:
         said = ((u1, _label(c1, r1)), (u2, _label(c2, r2)))
         items.append(math.Item(image_id, said, settled, final))
     return items
+
+
+def has_opinions(session: Session, project: Project) -> bool:
+    """Whether any image of the project got a second opinion (one indexed look-up)."""
+    found = session.scalar(
+        select(Overlap.image_id)
+        .where(Overlap.project_id == project.id, Overlap.state.in_(COMPARED))
+        .limit(1)
+    )
+    return found is not None
 
 
 def _usernames(session: Session, ids: set[int]) -> dict[int, str]:

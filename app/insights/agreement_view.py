@@ -1,5 +1,5 @@
-"""The agreement card of the project page: the figures, read in plain words, and links to
-the images behind each confused pair (by URL: the gallery and image pages live above)."""
+"""The agreement card: the figures, read in plain words, and links to the images behind
+each confused pair (by URL: the gallery and image pages live in a layer above)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
-from app.insights.agreement import project_agreement
+from app.insights.agreement import has_opinions, project_agreement
 from app.insights.agreement_schemas import Agreement
 from app.labeling.overlap import open_disputes
 from app.projects.models import Project
@@ -70,6 +70,7 @@ class AgreementCard:
     rough: bool  # too few images for the figures to be more than a first impression
     confusions: list[ConfusionRow]
     open_disputes: int
+    lazy: bool = False  # the card itself (see AgreementSlot)
 
 
 def _gallery(project_id: int, category_id: int | None, path: str) -> Link:
@@ -101,12 +102,21 @@ def card(session: Session, project: Project) -> AgreementCard:
     )
 
 
-def card_for_page(session: Session, project: Project, can_manage: bool) -> AgreementCard | None:
-    """The project page's card (registered by app.pages). Managers only, like the API: it
-    grades each labeler. Nothing to show while overlap is off and was never on."""
+@dataclass(frozen=True)
+class AgreementSlot:
+    """The project page's place for the card, which htmx loads (``lazy``): the figures
+    are computed on that request, so the project page stays quick."""
+
+    project_id: int
+    lazy: bool = True
+
+
+def slot_for_page(session: Session, project: Project, can_manage: bool) -> AgreementSlot | None:
+    """The project page's agreement (registered by app.pages). Managers only, like the
+    API: it grades each labeler. None while second labels are off and no image ever got
+    two opinions."""
     if not can_manage:
         return None
-    found = card(session, project)
-    if project.overlap_percent == 0 and found.data.images == 0:
+    if project.overlap_percent == 0 and not has_opinions(session, project):
         return None
-    return found
+    return AgreementSlot(project.id)

@@ -136,6 +136,7 @@ def _pages(s: Stock) -> dict[str, str]:
         "/projects/{project_id}/label": f"/projects/{p}/label",
         "/projects/{project_id}/grid": f"/projects/{p}/grid",
         "/projects/{project_id}/training": f"/projects/{p}/training",
+        "/projects/{project_id}/agreement": f"/projects/{p}/agreement",
         "/projects/{project_id}/runs/{run_id}": f"/projects/{p}/runs/{r1}",
         "/projects/{project_id}/runs/{run_id}/cell": (
             f"/projects/{p}/runs/{r1}/cell?true_id={t}&predicted_id={pr}"

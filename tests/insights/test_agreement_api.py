@@ -154,3 +154,24 @@ def test_malformed_project_ids_are_refused(api_as: ClientFor, admin: User, bad: 
     resp = api_as(admin).get(f"/api/v1/projects/{bad}/agreement")
     assert resp.status_code in (404, 422), (bad, resp.status_code)
     assert "detail" in resp.json()
+
+
+def test_the_first_opinion_is_the_label_the_second_was_compared_with(
+    api_as: ClientFor, admin: User, make_user: UserFactory
+) -> None:
+    """A first labeler who corrects themselves before the second opinion arrives: the
+    overlap compares the second opinion with the corrected label, and so does agreement."""
+    c = crew(api_as, admin, make_user, images=1)
+    wine, beer = c.s.categories["wine"], c.s.categories["beer"]
+    image = next_image(c.first_api, c.s.pid)
+    assert image is not None
+    label(c.first_api, image, wine)
+    label(c.first_api, image, beer)  # changed their mind
+    assert next_image(c.second_api, c.s.pid) == image
+    assert label(c.second_api, image, beer)["second_opinion"] is True
+    assert next_image(api_as(c.boss), c.s.pid, mode="disagreements") is None  # they agree
+    body = _agreement(api_as(c.boss), c.s.pid)
+    assert body["images"] == 1
+    assert body["confusions"] == []
+    assert body["pairs"][0]["agreement"] == 1.0
+    assert [x["path"] for x in body["categories"]] == ["beer"]

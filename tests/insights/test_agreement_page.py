@@ -1,5 +1,6 @@
-"""The project page's agreement card: managers see the figures read in plain words, the
-tables, and the confused pairs linked to their images; labelers do not see it."""
+"""The agreement card (loaded into the project page by htmx) and page: managers see the
+figures read in plain words, the tables, and the confused pairs linked to their images;
+labelers do not see it."""
 
 from __future__ import annotations
 
@@ -35,7 +36,11 @@ def test_managers_see_the_figures_tables_and_confused_pairs(
     c, pid = six.c, six.c.s.pid
     wine = c.s.categories["wine"]
     browser = browser_as(c.boss)
-    card = _card(browser.get(f"/projects/{pid}").text)
+    project_page = browser.get(f"/projects/{pid}").text
+    assert f'hx-get="/projects/{pid}/agreement/_card"' in project_page
+    assert f'href="/projects/{pid}/agreement"' in project_page  # without htmx
+    card = _card(browser.get(f"/projects/{pid}/agreement/_card").text)
+    assert card in browser.get(f"/projects/{pid}/agreement").text
     assert "Over <strong>6</strong> images labeled by two people." in card
     assert "Fewer than 30 images" in card
     # 17/41 and 19/41, hand-computed in test_agreement_api.
@@ -67,9 +72,14 @@ def test_labelers_do_not_see_the_card(
     api_as: ClientFor, browser_as: ClientFor, admin: User, make_user: UserFactory
 ) -> None:
     six = make_six(api_as, admin, make_user)
-    page = browser_as(six.c.first).get(f"/projects/{six.c.s.pid}").text
+    pid = six.c.s.pid
+    labeler = browser_as(six.c.first)
+    page = labeler.get(f"/projects/{pid}").text
     assert 'id="agreement"' not in page
     assert "Agreement between annotators" not in page
+    for url in (f"/projects/{pid}/agreement", f"/projects/{pid}/agreement/_card"):
+        assert labeler.get(url).status_code == 403
+        assert browser_as(make_user()).get(url).status_code == 404  # an outsider
 
 
 def test_the_card_waits_for_second_opinions_and_is_absent_without_overlap(
@@ -80,8 +90,12 @@ def test_the_card_waits_for_second_opinions_and_is_absent_without_overlap(
     assert image is not None
     label(c.first_api, image, c.s.categories["wine"])
     browser = browser_as(c.boss)
-    card = _card(browser.get(f"/projects/{c.s.pid}").text)
+    assert "/agreement/_card" in browser.get(f"/projects/{c.s.pid}").text
+    card = _card(browser.get(f"/projects/{c.s.pid}/agreement/_card").text)
     assert "No image has two opinions yet" in card
     assert "data-kappa" not in card
     assert c.admin.patch(f"/api/v1/projects/{c.s.pid}", json={"overlap_percent": 0}).is_success
     assert 'id="agreement"' not in browser.get(f"/projects/{c.s.pid}").text
+    page = browser.get(f"/projects/{c.s.pid}/agreement")
+    assert page.status_code == 200
+    assert "Second labels are off" in _card(page.text)

@@ -234,6 +234,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/projects/{project_id}/export"): Row("manager"),
     # It grades each labeler: managers read it, like the disagreements queue.
     ("GET", "/api/v1/projects/{project_id}/agreement"): Row("manager"),
+    ("GET", "/projects/{project_id}/agreement"): Row("manager"),
+    ("GET", "/projects/{project_id}/agreement/_card"): Row("manager"),
     # The odd-pictures queue's keep and its undo: a manager's, like the queue itself.
     ("POST", "/api/v1/images/{image_id}/dismissals"): Row(
         "manager", json=lambda w: {"queue": "odd_pictures"}
