@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.training import dataset
 from app.training.models import TrainingRun
-from workers import outliers
+from workers import label_issues, outliers
 from workers.context import WorkerContext
 
 
@@ -23,4 +23,5 @@ def score_insights(
     """Each insight scores the run's project and writes its rows (no commit here)."""
     # One line per insight, added by the module that computes it.
     outliers.score_run(ctx, session, run, data)
+    label_issues.score_run(ctx, session, run, data, oof_probabilities)
     del ctx, session, run, data, oof_probabilities

@@ -163,10 +163,17 @@ def _linear(
     y = np.array([data.labels[n] for n in keep])
     c = float(run.params.get("C", linear.DEFAULT_C))
     folds = int(run.params.get("folds", 5))
-    oof = linear.cross_val_predict(x, y, folds=folds, seed=run.id, C=c)
+    # Probabilities, not only labels: the label-issue insight reads them (out of fold).
+    oof_probs = linear.cross_val_proba(x, y, folds=folds, seed=run.id, C=c)
+    present = np.unique(y)
+    oof = present[np.argmax(oof_probs, axis=1)]
     progress.check(0.7)
     model = linear.fit_linear(x, y, C=c, seed=run.id)
     class_ids = [cid for cid, _ in data.classes]
+    in_run_order = np.zeros((len(y), len(class_ids)), dtype=np.float32)
+    for column, cid in enumerate(class_ids):
+        if cid in present:  # a class whose images all failed to embed has no column
+            in_run_order[:, column] = oof_probs[:, int(np.searchsorted(present, cid))]
     metrics = RunMetrics.model_validate(
         classification_metrics(
             y.tolist(), oof.tolist(), class_ids, [name for _, name in data.classes]
@@ -200,6 +207,7 @@ def _linear(
             "unreadable": len(data.image_ids) - len(keep),
         },
         params={"C": c, "folds": folds},
+        oof_probabilities=in_run_order,
     )
 
 

@@ -167,6 +167,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/projects/{project_id}/training-runs"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/predictions"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/outliers"): Row("member"),
+    ("GET", "/api/v1/projects/{project_id}/label-issues"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/queue/next"): Row("member"),
     ("POST", "/api/v1/projects/{project_id}/queue/release"): Row(
         "member", json=lambda w: {"image_ids": [w.ids["image_id"]]}
