@@ -16,6 +16,7 @@ from app.imports.api import router as imports_router
 from app.insights import review_pools
 from app.insights.agreement_api import router as agreement_router
 from app.insights.api import router as label_issues_router
+from app.insights.map_api import router as embedding_map_router
 from app.insights.outliers_api import router as outliers_router
 from app.insights.overview_api import router as overview_router
 from app.insights.review_api import router as review_router
@@ -42,6 +43,7 @@ api_router.include_router(imports_router)
 api_router.include_router(exports_router)
 api_router.include_router(labeling_router)
 api_router.include_router(training_router)
+api_router.include_router(embedding_map_router)
 api_router.include_router(agreement_router)
 api_router.include_router(label_issues_router)
 api_router.include_router(overview_router)

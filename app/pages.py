@@ -13,6 +13,7 @@ from app.images.pages import router as image_pages
 from app.imports.pages import router as import_pages
 from app.insights.agreement_pages import router as agreement_pages
 from app.insights.agreement_view import slot_for_page as agreement_slot
+from app.insights.map_pages import router as map_pages
 from app.labeling import training_port
 from app.labeling.overlap import open_disputes_for_page
 from app.labeling.pages import router as labeling_pages
@@ -38,6 +39,7 @@ pages_router.include_router(image_pages)
 pages_router.include_router(import_pages)
 pages_router.include_router(labeling_pages)
 pages_router.include_router(training_pages)
+pages_router.include_router(map_pages)
 pages_router.include_router(agreement_pages)
 
 

@@ -135,6 +135,7 @@ def _pages(s: Stock) -> dict[str, str]:
         "/images/{image_id}": f"/images/{s.image_id}",
         "/projects/{project_id}/label": f"/projects/{p}/label",
         "/projects/{project_id}/grid": f"/projects/{p}/grid",
+        "/projects/{project_id}/map": f"/projects/{p}/map",
         "/projects/{project_id}/training": f"/projects/{p}/training",
         "/projects/{project_id}/agreement": f"/projects/{p}/agreement",
         "/projects/{project_id}/runs/{run_id}": f"/projects/{p}/runs/{r1}",

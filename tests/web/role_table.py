@@ -167,6 +167,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/projects/{project_id}/training-runs"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/predictions"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/outliers"): Row("member"),
+    ("GET", "/api/v1/projects/{project_id}/embedding-map"): Row("member"),
+    ("GET", "/api/v1/projects/{project_id}/embedding-map/columns"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/label-issues"): Row("member"),
     ("GET", "/api/v1/projects/{project_id}/queue/next"): Row("member"),
     ("POST", "/api/v1/projects/{project_id}/queue/release"): Row(
@@ -199,6 +201,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/projects/{project_id}/images"): Row("member"),
     ("GET", "/projects/{project_id}/images/_links"): Row("member"),
     ("GET", "/projects/{project_id}/grid"): Row("member"),
+    ("GET", "/projects/{project_id}/map"): Row("member"),
     ("GET", "/projects/{project_id}/label"): Row("member"),
     ("GET", "/projects/{project_id}/counters/_table"): Row("member"),
     ("GET", "/projects/{project_id}/duplicates"): Row("member"),
@@ -250,6 +253,7 @@ TABLE: dict[tuple[str, str], Row] = {
         json=lambda w: {"mode": "linear"},
         also=frozenset({409}),
     ),
+    ("POST", "/api/v1/projects/{project_id}/embedding-map/refresh"): Row("manager"),
     ("PATCH", "/api/v1/categories/{category_id}"): Row(
         "manager", json=lambda w: {"description": "changed"}
     ),

@@ -1,0 +1,472 @@
+// The embedding map: every image a dot on one canvas (pixels written straight into an
+// ImageData, so 100,000 points draw in a few milliseconds with no DOM node per point),
+// coloured by label, prediction, disagreement, outlier score or uncertainty. Hover shows
+// the thumbnail; a lasso (point in polygon) or a box selects, then the bulk annotation
+// API labels or rejects the selection, or the grid opens it. Server data only ever goes
+// into the page as textContent or attributes.
+(() => {
+  "use strict";
+
+  const root = document.querySelector("[data-map-screen]");
+  const settingsNode = document.getElementById("map-settings");
+  if (!root || !settingsNode) return;
+  const settings = JSON.parse(settingsNode.textContent);
+  const pid = Number(settings.project_id);
+  const categories = settings.categories || [];
+  const $ = (selector) => root.querySelector(selector);
+  const canvas = $("[data-map-canvas]");
+  const overlay = $("[data-map-overlay]");
+  const stage = $("[data-map-stage]");
+  const hover = $("[data-map-hover]");
+  const hoverImg = $("[data-hover-img]");
+  const hoverText = $("[data-hover-text]");
+  const statusLine = $("[data-map-status]");
+  const summary = document.querySelector("[data-map-summary]");
+  const legend = document.querySelector("[data-map-legend]");
+  const countNode = $("[data-selected-count]");
+  const colourSelect = $("[data-colour]");
+  const gridLink = $("[data-open-grid]");
+  const { say, fail } = window.Curator.toaster($("[data-toast]"), $("[data-error]"), 4000);
+
+  const BULK = 500; // the bulk API's limit per request
+  const GRID_IDS = 500; // images a grid link carries
+  const PAD = 12;
+  const STATUS_NAMES = ["unlabeled", "labeled", "rejected"];
+
+  // ---- colours ------------------------------------------------------------------------
+  const pack = (hex, alpha = 255) => {
+    const v = parseInt(String(hex).replace("#", ""), 16) || 0;
+    // ImageData is RGBA in memory; a little-endian Uint32 holds it as ABGR.
+    return ((alpha << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
+  };
+  const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  const NONE = pack(dark ? "#6b7078" : "#b4b8be", 200);
+  const REJECTED = pack(dark ? "#3d4046" : "#5f6368");
+  const RING = pack(dark ? "#ffffff" : "#111111");
+  const AGREES = pack(dark ? "#4f8fd6" : "#1f6fbf");
+  const DISAGREES = pack("#e8590c");
+  const RAMP = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"].map((h) => parseInt(h.slice(1), 16));
+  const ramp = (t) => {
+    const s = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
+    const i = Math.min(RAMP.length - 2, Math.floor(s));
+    const f = s - i;
+    const mix = (shift) => Math.round(((RAMP[i] >> shift) & 0xff) * (1 - f) + ((RAMP[i + 1] >> shift) & 0xff) * f);
+    return ((255 << 24) | (mix(0) << 16) | (mix(8) << 8) | mix(16)) >>> 0;
+  };
+  const categoryColour = new Map(categories.map((c) => [c.id, pack(c.color || "#888888")]));
+  const categoryPath = new Map(categories.map((c) => [c.id, c.path]));
+
+  // ---- data ---------------------------------------------------------------------------
+  let data = null; // the columns from the API
+  let n = 0;
+  let sx = new Float32Array(0); // screen position of each point, CSS pixels
+  let sy = new Float32Array(0);
+  let colours = new Uint32Array(0);
+  let selected = new Uint8Array(0);
+  let selectedCount = 0;
+  let view = { scale: 1, ox: 0, oy: 0, width: 0, height: 0, dpr: 1 };
+  let cells = null; // hover lookup: cell key -> point indices
+
+  const layout = () => {
+    const rect = stage.getBoundingClientRect();
+    const width = Math.max(200, Math.floor(rect.width));
+    const height = Math.max(200, Math.floor(rect.height));
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    for (const c of [canvas, overlay]) {
+      c.width = Math.round(width * dpr);
+      c.height = Math.round(height * dpr);
+      c.style.width = `${width}px`;
+      c.style.height = `${height}px`;
+    }
+    let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    for (let i = 0; i < n; i += 1) {
+      const x = data.x[i], y = data.y[i];
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (y < minY) minY = y;
+      if (y > maxY) maxY = y;
+    }
+    if (n === 0) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
+    const dx = Math.max(maxX - minX, 1e-9), dy = Math.max(maxY - minY, 1e-9);
+    const scale = Math.min((width - 2 * PAD) / dx, (height - 2 * PAD) / dy);
+    const ox = PAD + (width - 2 * PAD - dx * scale) / 2 - minX * scale;
+    const oy = PAD + (height - 2 * PAD - dy * scale) / 2 + maxY * scale; // y grows upward
+    view = { scale, ox, oy, width, height, dpr };
+    // Scripts (and the browser tests) map data to screen with these.
+    canvas.dataset.scale = String(scale);
+    canvas.dataset.offsetX = String(ox);
+    canvas.dataset.offsetY = String(oy);
+    sx = new Float32Array(n);
+    sy = new Float32Array(n);
+    for (let i = 0; i < n; i += 1) {
+      sx[i] = ox + data.x[i] * scale;
+      sy[i] = oy - data.y[i] * scale;
+    }
+    cells = null;
+  };
+
+  const MODES = {
+    label: (i) => {
+      const status = data.status[i];
+      if (status === 2) return REJECTED;
+      if (status === 1) return categoryColour.get(data.label[i]) ?? NONE;
+      return NONE;
+    },
+    prediction: (i) => categoryColour.get(data.prediction[i]) ?? NONE,
+    disagrees: (i) => {
+      if (data.status[i] !== 1 || data.prediction[i] < 0) return NONE;
+      return data.disagrees[i] ? DISAGREES : AGREES;
+    },
+    outlier: (i) => (data.outlier[i] < 0 ? NONE : ramp(data.outlier[i])),
+    uncertainty: (i) => (data.uncertainty[i] < 0 ? NONE : ramp(data.uncertainty[i])),
+  };
+
+  const recolour = () => {
+    const mode = MODES[colourSelect.value] || MODES.label;
+    colours = new Uint32Array(n);
+    for (let i = 0; i < n; i += 1) colours[i] = mode(i);
+    describe();
+  };
+
+  const draw = () => {
+    const ctx = canvas.getContext("2d");
+    const w = canvas.width, h = canvas.height;
+    const image = ctx.createImageData(w, h);
+    const px = new Uint32Array(image.data.buffer);
+    const { dpr } = view;
+    const size = Math.max(2, Math.round((n > 20000 ? 2 : 4) * dpr));
+    const square = (i, s, colour) => {
+      const x0 = Math.round(sx[i] * dpr - s / 2), y0 = Math.round(sy[i] * dpr - s / 2);
+      for (let y = Math.max(0, y0); y < Math.min(h, y0 + s); y += 1) {
+        const row = y * w;
+        for (let x = Math.max(0, x0); x < Math.min(w, x0 + s); x += 1) px[row + x] = colour;
+      }
+    };
+    // The grey "no value" points first, so coloured ones are never hidden under them.
+    for (let i = 0; i < n; i += 1) if (colours[i] === NONE) square(i, size, NONE);
+    for (let i = 0; i < n; i += 1) if (colours[i] !== NONE && !selected[i]) square(i, size, colours[i]);
+    for (let i = 0; i < n; i += 1) {
+      if (!selected[i]) continue;
+      square(i, size + 2 * Math.ceil(dpr), RING);
+      square(i, size, colours[i]);
+    }
+    ctx.putImageData(image, 0, 0);
+  };
+
+  // ---- legend and text alternative --------------------------------------------------
+  const describe = () => {
+    const mode = colourSelect.value;
+    legend.replaceChildren();
+    const item = (colourInt, text) => {
+      const li = window.Curator.make("li", null);
+      const swatch = window.Curator.make("span", null, { class: "map-swatch", "aria-hidden": "true" });
+      const v = colourInt >>> 0;
+      swatch.style.background = `rgb(${v & 0xff}, ${(v >> 8) & 0xff}, ${(v >> 16) & 0xff})`;
+      li.append(swatch, document.createTextNode(` ${text}`));
+      legend.append(li);
+    };
+    const counts = new Map();
+    for (let i = 0; i < n; i += 1) counts.set(colours[i], (counts.get(colours[i]) || 0) + 1);
+    if (mode === "label" || mode === "prediction") {
+      for (const c of categories) {
+        const k = categoryColour.get(c.id);
+        const count = countOf(mode === "label" ? data.label : data.prediction, c.id);
+        if (count) item(k, `${c.path} (${count})`);
+      }
+      if (mode === "label") item(REJECTED, `rejected (${data.status.filter((s) => s === 2).length})`);
+      item(NONE, mode === "label" ? "unlabeled" : "no prediction");
+    } else if (mode === "disagrees") {
+      item(DISAGREES, `model disagrees (${counts.get(DISAGREES) || 0})`);
+      item(AGREES, `model agrees (${counts.get(AGREES) || 0})`);
+      item(NONE, "unlabeled or not predicted");
+    } else {
+      item(ramp(0), "0 (low)");
+      item(ramp(0.5), "0.5");
+      item(ramp(1), "1 (high)");
+      item(NONE, "no score");
+    }
+    const run = data.run_id ? `colours from run #${data.run_id}` : "no model yet";
+    summary.textContent = `${n} images on the map, coloured by ${colourSelect.selectedOptions[0].textContent.trim()}; ${run}. The legend lists each colour with its count.`;
+  };
+  const countOf = (column, id) => {
+    let count = 0;
+    for (let i = 0; i < n; i += 1) if (column[i] === id) count += 1;
+    return count;
+  };
+
+  // ---- hover --------------------------------------------------------------------------
+  const CELL = 12;
+  const buildCells = () => {
+    cells = new Map();
+    for (let i = 0; i < n; i += 1) {
+      const key = Math.floor(sx[i] / CELL) * 100000 + Math.floor(sy[i] / CELL);
+      const list = cells.get(key);
+      if (list) list.push(i);
+      else cells.set(key, [i]);
+    }
+  };
+  const nearest = (x, y, radius) => {
+    if (!cells) buildCells();
+    let best = -1, bestD = radius * radius;
+    const cx = Math.floor(x / CELL), cy = Math.floor(y / CELL);
+    for (let gx = cx - 1; gx <= cx + 1; gx += 1) {
+      for (let gy = cy - 1; gy <= cy + 1; gy += 1) {
+        for (const i of cells.get(gx * 100000 + gy) || []) {
+          const d = (sx[i] - x) ** 2 + (sy[i] - y) ** 2;
+          if (d <= bestD) { best = i; bestD = d; }
+        }
+      }
+    }
+    return best;
+  };
+  let hovered = -1;
+  const showHover = (i, x, y) => {
+    if (i < 0) { hover.hidden = true; hovered = -1; return; }
+    if (i !== hovered) {
+      hovered = i;
+      const id = data.image_id[i];
+      hoverImg.src = `/api/v1/images/${id}/thumbnail`;
+      hoverImg.alt = `image ${id}`;
+      const status = STATUS_NAMES[data.status[i]];
+      const label = data.status[i] === 1 ? categoryPath.get(data.label[i]) || "?" : status;
+      const guess = data.prediction[i] >= 0 ? ` · predicted ${categoryPath.get(data.prediction[i]) || "?"}` : "";
+      hoverText.textContent = `#${id} · ${label}${guess}`;
+    }
+    hover.hidden = false;
+    hover.style.left = `${Math.min(x + 14, view.width - 130)}px`;
+    hover.style.top = `${Math.min(y + 14, view.height - 130)}px`;
+  };
+
+  // ---- selection: lasso or box ------------------------------------------------------
+  const tool = () => (root.querySelector("[data-tool]:checked") || {}).value || "lasso";
+  let path = null; // points of the lasso, or the box's two corners
+  const octx = overlay.getContext("2d");
+  const drawPath = () => {
+    octx.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
+    octx.clearRect(0, 0, view.width, view.height);
+    if (!path || path.length < 2) return;
+    octx.strokeStyle = dark ? "#ffffff" : "#111111";
+    octx.fillStyle = dark ? "rgba(255,255,255,0.08)" : "rgba(0,0,0,0.06)";
+    octx.lineWidth = 1.5;
+    octx.setLineDash([5, 4]);
+    octx.beginPath();
+    for (const [k, [x, y]] of polygon().entries()) (k ? octx.lineTo(x, y) : octx.moveTo(x, y));
+    octx.closePath();
+    octx.fill();
+    octx.stroke();
+  };
+  const polygon = () => {
+    if (tool() !== "box" || path.length < 2) return path;
+    const [a, b] = [path[0], path[path.length - 1]];
+    return [a, [b[0], a[1]], b, [a[0], b[1]]];
+  };
+  // Even-odd ray casting; candidates first cut to the polygon's bounding box.
+  const inside = (poly, x, y) => {
+    let hit = false;
+    for (let k = 0, j = poly.length - 1; k < poly.length; j = k, k += 1) {
+      const [xk, yk] = poly[k], [xj, yj] = poly[j];
+      if ((yk > y) !== (yj > y) && x < ((xj - xk) * (y - yk)) / (yj - yk) + xk) hit = !hit;
+    }
+    return hit;
+  };
+  const selectPolygon = (poly, add) => {
+    if (!add) selected.fill(0);
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const [x, y] of poly) {
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    for (let i = 0; i < n; i += 1) {
+      if (sx[i] < x0 || sx[i] > x1 || sy[i] < y0 || sy[i] > y1) continue;
+      if (inside(poly, sx[i], sy[i])) selected[i] = 1;
+    }
+    changed();
+  };
+  const changed = () => {
+    selectedCount = 0;
+    for (let i = 0; i < n; i += 1) selectedCount += selected[i];
+    countNode.textContent = String(selectedCount);
+    const ids = selectedIds().slice(0, GRID_IDS);
+    gridLink.href = ids.length
+      ? `/projects/${pid}/grid?status=all&ids=${ids.join(",")}`
+      : `/projects/${pid}/grid`;
+    draw();
+  };
+  const selectedIds = () => {
+    const ids = [];
+    for (let i = 0; i < n; i += 1) if (selected[i]) ids.push(data.image_id[i]);
+    return ids;
+  };
+  const local = (event) => {
+    const rect = overlay.getBoundingClientRect();
+    return [event.clientX - rect.left, event.clientY - rect.top];
+  };
+  overlay.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0 || !data) return;
+    overlay.setPointerCapture(event.pointerId);
+    path = [local(event)];
+    hover.hidden = true;
+  });
+  overlay.addEventListener("pointermove", (event) => {
+    if (!data) return;
+    const [x, y] = local(event);
+    if (path) {
+      path.push([x, y]);
+      drawPath();
+      return;
+    }
+    const i = nearest(x, y, 8);
+    showHover(i, x, y);
+  });
+  overlay.addEventListener("pointerleave", () => { if (!path) showHover(-1, 0, 0); });
+  overlay.addEventListener("pointerup", (event) => {
+    if (!path) return;
+    path.push(local(event));
+    const poly = polygon();
+    const add = event.shiftKey;
+    path = null;
+    drawPath();
+    if (poly.length >= 3) selectPolygon(poly, add);
+    else {
+      // A click without a drag: that one point, if any.
+      const [x, y] = poly[0];
+      const i = nearest(x, y, 8);
+      if (!add) selected.fill(0);
+      if (i >= 0) selected[i] = 1;
+      changed();
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && selectedCount) {
+      selected.fill(0);
+      changed();
+    }
+  });
+
+  // ---- actions ------------------------------------------------------------------------
+  const send = (ids, body) => {
+    const key = window.Curator.uuid();
+    return window.Curator.retry(
+      () =>
+        fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
+          method: "POST",
+          headers: {
+            Accept: "application/json",
+            "Content-Type": "application/json",
+            "X-CSRF-Token": window.Curator.csrfToken(),
+            "Idempotency-Key": key,
+          },
+          body: JSON.stringify({ image_ids: ids, ...body }),
+        }),
+      4,
+    );
+  };
+  const bulk = async (body, done, apply) => {
+    const ids = selectedIds();
+    if (!ids.length) {
+      fail("Select some images first: drag around a clump on the map.");
+      return;
+    }
+    let stored = 0;
+    for (let start = 0; start < ids.length; start += BULK) {
+      const chunk = ids.slice(start, start + BULK);
+      let response;
+      try {
+        response = await send(chunk, body);
+      } catch {
+        fail(`The server could not be reached after ${stored} images; check the connection and try again.`);
+        break;
+      }
+      if (!response.ok) {
+        let detail = `The server answered ${response.status}.`;
+        try {
+          const answer = await response.json();
+          if (typeof answer.detail === "string") detail = answer.detail;
+        } catch { /* not JSON */ }
+        fail(detail);
+        break;
+      }
+      stored += chunk.length;
+      const batch = new Set(chunk);
+      for (let i = 0; i < n; i += 1) if (batch.has(data.image_id[i])) apply(i);
+    }
+    recolour();
+    draw();
+    if (stored) say(`${done} ${stored} image${stored === 1 ? "" : "s"}`);
+  };
+  const labelButton = $("[data-label]");
+  if (labelButton) {
+    labelButton.addEventListener("click", () => {
+      const cid = Number($("[data-category]").value);
+      bulk({ category_id: cid }, `Labeled ${categoryPath.get(cid) || ""}:`, (i) => {
+        data.status[i] = 1;
+        data.label[i] = cid;
+      });
+    });
+  }
+  $("[data-reject]").addEventListener("click", () =>
+    bulk({ rejected: true }, "Rejected", (i) => {
+      data.status[i] = 2;
+      data.label[i] = -1;
+    }),
+  );
+  $("[data-clear]").addEventListener("click", () => {
+    selected.fill(0);
+    changed();
+  });
+  colourSelect.addEventListener("change", () => {
+    recolour();
+    draw();
+  });
+  const refresh = root.querySelector("[data-refresh]");
+  if (refresh) {
+    refresh.addEventListener("click", async () => {
+      const response = await fetch(`/api/v1/projects/${pid}/embedding-map/refresh`, {
+        method: "POST",
+        headers: { Accept: "application/json", "X-CSRF-Token": window.Curator.csrfToken() },
+      });
+      if (response.ok) say("Asked a worker to update the map; reload in a while.");
+      else fail(`The server answered ${response.status}.`);
+    });
+  }
+  let resizeTimer = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (data) { layout(); draw(); } }, 150);
+  });
+
+  // ---- load ---------------------------------------------------------------------------
+  const load = async () => {
+    let response;
+    try {
+      response = await fetch(`/api/v1/projects/${pid}/embedding-map/columns`, { headers: { Accept: "application/json" } });
+    } catch {
+      statusLine.textContent = "The map could not be loaded: the server did not answer. Reload to try again.";
+      return;
+    }
+    if (!response.ok) {
+      statusLine.textContent = `The map could not be loaded (the server answered ${response.status}).`;
+      return;
+    }
+    data = await response.json();
+    performance.mark("map-data");
+    n = data.image_id.length;
+    selected = new Uint8Array(n);
+    layout();
+    recolour();
+    draw();
+    // The mark after the frame that shows the points: the next frame's callback.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      performance.mark("map-first-paint");
+      canvas.dataset.ready = "true";
+    }));
+    canvas.dataset.points = String(n);
+    const run = data.run_id ? ` Colours from run #${data.run_id}.` : " No model yet: colour by label.";
+    const waitingNote = data.waiting ? ` ${data.waiting} more image${data.waiting === 1 ? " is" : "s are"} waiting for the worker.` : "";
+    statusLine.textContent = n
+      ? `${n} image${n === 1 ? "" : "s"} on the map.${run}${waitingNote}`
+      : `No map yet: it is made once images are embedded (after an upload, or a training run).${waitingNote}`;
+    const box = root.querySelector("[data-refresh-box]");
+    if (box) box.hidden = !data.waiting && n > 0;
+  };
+  load();
+})();
