@@ -7,7 +7,7 @@ nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, true
 from sqlalchemy.orm import Session
 
 from app.db import upsert, utcnow
@@ -15,7 +15,10 @@ from app.errors import Conflict
 from app.images.models import Image
 from app.insights.models import ReviewDismissal
 from app.labeling import leases
+from app.labeling.models import QueueMode
 from app.projects.models import Project
+
+ODD_PICTURES = QueueMode.odd_pictures.value  # the one queue with keeps, for now
 
 
 def _writable(project: Project) -> None:
@@ -51,11 +54,23 @@ def keep(
     return row, made is not None
 
 
-def take_back(session: Session, project: Project, image: Image, queue: str) -> None:
-    """Undo a keep: the image may come back to the queue (nothing to undo is fine)."""
+def take_back(
+    session: Session, project: Project, image: Image, user_id: int, lease_seconds: int
+) -> None:
+    """Undo a keep (nothing to undo is fine): the picture is back on the caller's screen,
+    so it is leased to them again from the queue (unless someone else holds it now), and
+    the decision they make next is a review, as it was before the keep."""
     _writable(project)
     session.execute(
         delete(ReviewDismissal).where(
-            ReviewDismissal.image_id == image.id, ReviewDismissal.queue == queue
+            ReviewDismissal.image_id == image.id, ReviewDismissal.queue == ODD_PICTURES
         )
+    )
+    leases.claim_first(
+        session,
+        [image.id],
+        true(),
+        user_id=user_id,
+        mode=QueueMode.odd_pictures,
+        seconds=lease_seconds,
     )

@@ -22,6 +22,7 @@ from app.images.models import Image
 from app.insights import dismissals
 from app.projects import service as projects
 from app.projects.models import Project
+from app.settings_dep import SettingsDep
 from app.validation import Id
 
 router = APIRouter(tags=["insights"])
@@ -70,9 +71,14 @@ def keep_image(
 
 @router.delete("/images/{image_id}/dismissals", status_code=204)
 def take_back_keep(
-    image_id: Id, queue: DismissalQueue, session: SessionDep, user: ApiUser
+    image_id: Id,
+    queue: DismissalQueue,
+    session: SessionDep,
+    user: ApiUser,
+    settings: SettingsDep,
 ) -> Response:
-    """Undo a keep (204 whether or not there was one): the picture may be asked again."""
+    """Undo a keep (204 whether or not there was one): the picture may be asked again,
+    and is leased to the caller again, whose screen shows it again."""
     project, image = _managed_image(session, user, image_id)
-    dismissals.take_back(session, project, image, queue)
+    dismissals.take_back(session, project, image, user.id, settings.lease_seconds)
     return Response(status_code=204)

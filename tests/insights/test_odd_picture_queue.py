@@ -147,3 +147,21 @@ def test_an_archived_project_takes_no_keeps(
     assert keep(c.boss, order[0]).status_code == 409
     url = f"/api/v1/images/{order[0]}/dismissals"
     assert c.boss.delete(url, params={"queue": "odd_pictures"}).status_code == 409
+
+
+def test_after_a_keep_is_taken_back_the_next_decision_is_still_a_review(
+    api_as: ClientFor, make_user: UserFactory, db: Session
+) -> None:
+    c = crew(api_as, make_user, images=6)
+    order = scored(c, db)
+    first = next_image(c.boss, c.s.pid, mode="odd_pictures")
+    assert first == order[0]
+    assert keep(c.boss, first).status_code == 201
+    url = f"/api/v1/images/{first}/dismissals"
+    assert c.boss.delete(url, params={"queue": "odd_pictures"}).status_code == 204
+    # Back on the reviewer's screen, and held for them: nobody else is handed it.
+    others = _csv([i for i in c.s.image_ids if i != first])
+    assert next_image(c.worker, c.s.pid, exclude=others) is None
+    made = label(c.boss, first, c.wine)
+    assert made["source"] == "review"
+    assert first not in walk(c.boss, c.s.pid)
