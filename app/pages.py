@@ -11,6 +11,7 @@ from app.browse import tiles
 from app.browse.pages import router as browse_pages
 from app.images.pages import router as image_pages
 from app.imports.pages import router as import_pages
+from app.insights import overview_view
 from app.insights.agreement_pages import router as agreement_pages
 from app.insights.agreement_view import slot_for_page as agreement_slot
 from app.insights.map_pages import router as map_pages
@@ -26,6 +27,7 @@ from app.web.csrf import verify_csrf
 
 # Higher domains' counts on the project page (projects sits below labeling).
 PROJECT_PAGE_EXTRAS["open_disputes"] = open_disputes_for_page
+PROJECT_PAGE_EXTRAS["overview"] = overview_view.for_page
 # The labeling grid's tiles show the newest model's predictions (training sits above).
 training_port.install_tiles(tiles.tiles)
 PROJECT_PAGE_EXTRAS["agreement"] = agreement_slot

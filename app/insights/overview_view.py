@@ -57,6 +57,8 @@ class DayColumn:
     label: str
     total: int
     bars: list[Bar]
+    x_mid: float  # where its date is written
+    show_label: bool
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,10 @@ def _days(stats: ProjectStats) -> DaysChart:
                 y = round(y - h, 1)
                 bars.append(Bar(n, names[n], counts[k], round(DAY_LEFT + k * step + 2, 1), y, h))
         label = date.fromisoformat(day).strftime("%b %-d")
-        columns.append(DayColumn(day, label, totals[k], bars))
+        x_mid = round(DAY_LEFT + k * step + step / 2, 1)
+        # First, middle and last: three dates fit under the bars at any width.
+        shown = k in (0, len(days) // 2, len(days) - 1)
+        columns.append(DayColumn(day, label, totals[k], bars, x_mid, shown))
     return DaysChart(names, columns, y_max, round(step - 4, 1))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -29,6 +29,8 @@ ProjectPageExtra = Callable[[Session, Project, bool], Any]
 PAGE_EXTRAS: dict[str, ProjectPageExtra] = {}
 
 FormStr = Annotated[str, Form(max_length=8192)]
+# The project page's sections (?tab=); the template offers each caller the ones they may use.
+TabName = Annotated[str, Query(max_length=20)]
 
 
 def _list_page(
@@ -111,8 +113,11 @@ def _project_page(
 
 
 @router.get("/projects/{project_id}")
-def project_page(request: Request, project_id: Id, session: SessionDep, user: PageUser) -> Response:
-    return _project_page(request, session, user, service.get_project(session, user, project_id))
+def project_page(
+    request: Request, project_id: Id, session: SessionDep, user: PageUser, tab: TabName = ""
+) -> Response:
+    project = service.get_project(session, user, project_id)
+    return _project_page(request, session, user, project, tab=tab or "overview")
 
 
 def _managed_action(
@@ -122,8 +127,10 @@ def _managed_action(
     project_id: Id,
     data: dict[str, Any],
     act: Callable[[Project, dict[str, Any]], str],
+    tab: str,
 ) -> Response:
-    """Shared shape of every change form: check rights, validate, act, flash, redirect."""
+    """Shared shape of every change form: check rights, validate, act, flash, redirect
+    (back to the form's own tab)."""
     project = service.get_managed_project(session, user, project_id)
     try:
         message = act(project, data)
@@ -131,10 +138,10 @@ def _managed_action(
         session.rollback()
         project = service.get_project(session, user, project_id)
         return _project_page(
-            request, session, user, project, error=exc.detail, status_code=exc.status_code
+            request, session, user, project, error=exc.detail, status_code=exc.status_code, tab=tab
         )
     flash(request, message)
-    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+    return RedirectResponse(f"/projects/{project_id}?tab={tab}", status_code=303)
 
 
 @router.post("/projects/{project_id}")
@@ -173,7 +180,7 @@ def update_project(
     # A field left out of the form keeps its value.
     data = {"name": name, "description": description}
     data.update({k: v.strip() for k, v in learning.items() if v.strip()})
-    return _managed_action(request, session, user, project_id, data, act)
+    return _managed_action(request, session, user, project_id, data, act, "settings")
 
 
 @router.post("/projects/{project_id}/archive")
@@ -184,7 +191,9 @@ def archive_project(
         service.update_project(session, project, archived=data["archived"])
         return "Project archived." if data["archived"] else "Project restored."
 
-    return _managed_action(request, session, user, project_id, {"archived": archived == "1"}, act)
+    return _managed_action(
+        request, session, user, project_id, {"archived": archived == "1"}, act, "settings"
+    )
 
 
 @router.post("/projects/{project_id}/members")
@@ -202,7 +211,7 @@ def add_member(
         return f"Added {member.username} as {member.role}."
 
     return _managed_action(
-        request, session, user, project_id, {"username": username, "role": role}, act
+        request, session, user, project_id, {"username": username, "role": role}, act, "people"
     )
 
 
@@ -214,4 +223,4 @@ def remove_member(
         service.remove_member(session, project, member_id)
         return "Member removed."
 
-    return _managed_action(request, session, user, project_id, {}, act)
+    return _managed_action(request, session, user, project_id, {}, act, "people")

@@ -67,10 +67,21 @@ def create_user(page: Page, username: str, role: str, password: str = USER_PASSW
     expect(users.get_by_role("row").filter(has_text=username)).to_have_count(1)
 
 
+def open_tab(page: Page, name: str) -> None:
+    """On a project's page, open one of its sections (the page opens on the overview)."""
+    tab = page.get_by_role("navigation", name="Project sections").get_by_role(
+        "link", name=name, exact=True
+    )
+    if tab.get_attribute("aria-current") != "page":
+        tab.click()
+    expect(tab).to_have_attribute("aria-current", "page")
+
+
 def add_member(page: Page, project_name: str, username: str, role: str = "labeler") -> None:
     """As a manager: open the project from the list and use its member form."""
     project_list(page).get_by_role("link", name=project_name, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(project_name)
+    open_tab(page, "People")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_role("combobox", name="Role", exact=True).select_option(role)
     page.get_by_role("button", name="Add member").click()

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image as PILImage
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
-from tests.e2e.flows import create_project, log_in, unique
+from tests.e2e.flows import create_project, log_in, open_tab, unique
 from tests.e2e.test_layout import VIEWPORTS, check_and_shoot
 from tests.images import corpus
 
@@ -38,6 +38,7 @@ DROP_JS = """
 
 
 def drop(page: Page, files: list[tuple[str, bytes]]) -> None:
+    open_tab(page, "Add images")  # the drop zone's section of the project page
     payload = [
         {"name": name, "data": base64.b64encode(data).decode(), "type": ""} for name, data in files
     ]
@@ -89,6 +90,7 @@ def test_drop_images_and_a_bad_file_then_filter_the_gallery(page: Page) -> None:
     hostile = "<img src=x onerror=alert(1)>.jpg"
     log_in(page)
     create_project(page, project)
+    open_tab(page, "Add images")
     expect(page.get_by_text("Drop images or .zip files here, or")).to_be_visible()
     expect(page.get_by_label("choose files")).to_be_attached()
 
@@ -259,7 +261,7 @@ def filled_project(browser: Browser, base_url: str) -> str:
         page.get_by_label("Label by folder names (ImageFolder zips)").check()
         drop(page, [("folders.zip", image_folder_zip())])
         expect(summary(page)).to_contain_text("3 imported")
-        path = page.url.removeprefix(base_url)
+        path = page.url.removeprefix(base_url).split("?")[0]  # without the ?tab= of its section
         # One rejected image, through the duplicates view.
         page.goto(f"{path}/duplicates")
         page.get_by_role("button", name="Keep this one for orig.jpg").click()
@@ -284,7 +286,7 @@ def test_image_screens_fit_and_are_readable(
         page = context.new_page()
         log_in(page)
         tag = f"{viewport}-{scheme}"
-        page.goto(filled_project)
+        page.goto(f"{filled_project}?tab=images")  # the imports' section of the project page
         expect(page.get_by_role("region", name="Recent imports")).to_be_visible()
         check_and_shoot(page, shots, f"project-images-{tag}")
         page.goto(f"{filled_project}/images")

@@ -21,6 +21,7 @@ from tests.e2e.flows import (
     create_user,
     log_in,
     log_out,
+    open_tab,
     open_taxonomy,
     project_list,
     unique,
@@ -214,6 +215,9 @@ def test_main_screens_fit_and_are_readable(
     check_and_shoot(page, shots_dir, f"users-{tag}")
 
     project_list(page).get_by_role("link", name="Wine glasses", exact=True).click()
+    expect(page.get_by_role("heading", name="Class balance")).to_be_visible()
+    check_and_shoot(page, shots_dir, f"overview-{tag}")
+    open_tab(page, "People")
     members = page.get_by_role("table", name="Members of Wine glasses")
     for member in ("mona", "lena"):
         expect(members.get_by_role("row").filter(has_text=member)).to_have_count(1)

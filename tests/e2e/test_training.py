@@ -15,7 +15,7 @@ from typing import Literal
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.flows import create_project, log_in, unique
+from tests.e2e.flows import create_project, log_in, open_tab, unique
 from tests.e2e.test_images import drop, summary
 from tests.e2e.test_layout import VIEWPORTS, check_and_shoot
 from tests.support.datasets import FLOWERS12
@@ -62,6 +62,7 @@ def test_train_from_the_dashboard_and_read_the_metrics(
     log_in(page)
     create_project(page, project)
     pid = int(re.search(r"/projects/(\d+)$", page.url).group(1))  # type: ignore[union-attr]
+    open_tab(page, "Add images")
     page.get_by_label("Label by folder names (ImageFolder zips)").check()
     drop(page, [("flowers.zip", flowers_zip())])
     total = len(SPECIES) * PER_SPECIES
@@ -69,6 +70,7 @@ def test_train_from_the_dashboard_and_read_the_metrics(
 
     # The form's level choices come from the taxonomy the import just made.
     page.reload()
+    open_tab(page, "Training")
     training = page.get_by_role("region", name="Training")
     form = training.get_by_role("form", name="Train a model")
     form.get_by_label("Mode", exact=True).select_option(label="Fast linear probe")
@@ -79,6 +81,7 @@ def test_train_from_the_dashboard_and_read_the_metrics(
     expect(flash).to_contain_text(f"fast linear probe at deepest labels, on {total} labeled")
     rid = int(re.search(r"Queued run #(\d+)", flash.inner_text()).group(1))  # type: ignore[union-attr]
 
+    open_tab(page, "Training")  # the form sends the manager back to the overview
     page.evaluate(WATCH_JS)
     runs = page.get_by_role("table", name="Training runs, newest first")
     row = runs.get_by_role("row").filter(has=page.get_by_role("link", name=f"#{rid}", exact=True))

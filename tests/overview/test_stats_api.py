@@ -44,14 +44,17 @@ def test_class_balance_is_tree_aware_with_f1_and_flags(
 ) -> None:
     f = world.forest
     rows = {c["name"]: c for c in _stats(api_as(manager), world.pid)["classes"]}
-    assert [c for c in rows] == ["flower", "daisy", "rose", "tree", "oak"]  # depth first
+    assert list(rows) == ["flower", "daisy", "rose", "tree", "oak"]  # depth first
     assert (rows["flower"]["own"], rows["flower"]["total"]) == (1, 15)
     assert (rows["tree"]["own"], rows["tree"]["total"]) == (0, 10)
     assert (rows["daisy"]["total"], rows["rose"]["total"], rows["oak"]["total"]) == (12, 2, 10)
-    assert rows["daisy"]["parent_id"] == f["flower"] and rows["flower"]["parent_id"] is None
-    assert rows["oak"]["path"] == "tree/oak" and rows["oak"]["depth"] == 2
+    assert rows["daisy"]["parent_id"] == f["flower"]
+    assert rows["flower"]["parent_id"] is None
+    assert rows["oak"]["path"] == "tree/oak"
+    assert rows["oak"]["depth"] == 2
     # F1 comes from the newest run's metrics, joined through its classes' ids.
-    assert rows["daisy"]["f1"] == 0.95 and rows["oak"]["f1"] == 0.6
+    assert rows["daisy"]["f1"] == 0.95
+    assert rows["oak"]["f1"] == 0.6
     assert rows["flower"]["f1"] is None
     flags = {name: row["needs_labels"] for name, row in rows.items()}
     # rose: 2 labels; oak: F1 0.6; daisy and the families: enough labels, no low F1.
@@ -63,13 +66,16 @@ def test_labels_per_day_stacked_by_annotator(
 ) -> None:
     per_day = _stats(api_as(manager), world.pid)["per_day"]
     days = per_day["days"]
-    assert len(days) == 14 and days[-1] == utcnow().date().isoformat()
+    assert len(days) == 14
+    assert days[-1] == utcnow().date().isoformat()
     counts = {a["username"]: a["counts"] for a in per_day["annotators"]}
     assert set(counts) == {manager.username, labeler.username}
-    assert counts[labeler.username][-1] == 12 and counts[labeler.username][-4] == 2
+    assert counts[labeler.username][-1] == 12
+    assert counts[labeler.username][-4] == 2
     assert sum(counts[labeler.username]) == 14
     # The manager's 10 oaks, 1 flower and 1 rejection, all today.
-    assert counts[manager.username][-1] == 12 and sum(counts[manager.username]) == 12
+    assert counts[manager.username][-1] == 12
+    assert sum(counts[manager.username]) == 12
     # The busiest annotator comes first (the bottom of each stack).
     assert [a["username"] for a in per_day["annotators"]] == [labeler.username, manager.username]
 
@@ -81,8 +87,10 @@ def test_runs_model_and_queue(world: World, api_as: ClientFor, manager: User) ->
         (world.newest_run, 24, 0.9),
     ]
     model = body["model"]
-    assert model["run_id"] == world.newest_run and model["previous_run_id"] == world.older_run
-    assert model["accuracy"] == 0.9 and model["label_count"] == 24
+    assert model["run_id"] == world.newest_run
+    assert model["previous_run_id"] == world.older_run
+    assert model["accuracy"] == 0.9
+    assert model["label_count"] == 24
     assert model["accuracy_change"] == pytest.approx(0.1)
     assert model["macro_f1_change"] == pytest.approx((0.95 + 0.9 + 0.6) / 3 - 0.7, abs=1e-6)
     assert body["queue"] == {
@@ -110,9 +118,12 @@ def test_empty_project(api_as: ClientFor, manager: User) -> None:
         "total": 0, "labeled": 0, "unlabeled": 0, "rejected": 0,
         "per_hour": None, "hours_left": None,
     }  # fmt: skip
-    assert body["classes"] == [] and body["runs"] == [] and body["model"] is None
+    assert body["classes"] == []
+    assert body["runs"] == []
+    assert body["model"] is None
     assert body["per_day"]["annotators"] == []
-    assert body["queue"]["run_id"] is None and "not ranked yet" in body["queue"]["text"]
+    assert body["queue"]["run_id"] is None
+    assert "not ranked yet" in body["queue"]["text"]
 
 
 def test_members_read_outsiders_get_404(
@@ -121,7 +132,8 @@ def test_members_read_outsiders_get_404(
     assert _stats(api_as(labeler), world.pid)["progress"]["total"] == 30
     stranger = api_as(make_user(Role.manager, "stranger"))
     resp = stranger.get(f"/api/v1/projects/{world.pid}/stats")
-    assert resp.status_code == 404 and "Overview" not in resp.text
+    assert resp.status_code == 404
+    assert "Overview" not in resp.text
     assert client.get(f"/api/v1/projects/{world.pid}/stats").status_code == 401
     assert api_as(labeler).get("/api/v1/projects/999999/stats").status_code == 404
 
