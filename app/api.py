@@ -23,9 +23,9 @@ from app.insights.review_api import router as review_router
 from app.insights.saliency_api import router as saliency_router
 from app.labeling import review_port, training_port
 from app.labeling.api import router as labeling_router
+from app.labeling.taxonomy_api import router as taxonomy_router
 from app.openapi import COMMON_ERRORS
 from app.projects.api import router as projects_router
-from app.taxonomy.api import router as taxonomy_router
 from app.training import auto, queue_inputs
 from app.training.api import router as training_router
 

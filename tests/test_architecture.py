@@ -1,11 +1,11 @@
 """The house's shape, checked on the code as it is: no import circle between app
-packages (imports inside functions count), every domain module under an import-linter
-contract, and no oversized module."""
+packages and no domain importing a layer above it (imports inside functions count),
+every domain module under an import-linter contract, and no oversized module."""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +13,6 @@ import grimp
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
-
-# Upward imports not untied yet, each with why; the layers contract in pyproject.toml
-# ignores exactly these (checked below), and the circle check leaves them out.
-ALLOWED: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "app.taxonomy.examples -> app.images.models",
-            "app.taxonomy.labels -> app.images.models",
-            "app.taxonomy.labels -> app.labeling.models",
-            "app.taxonomy.pages_labels -> app.images.service",
-            "app.taxonomy.schemas -> app.images.schemas",
-            "app.taxonomy.api -> app.images.schemas",
-        ],
-        "pinned example images and the merges/deletes that move labels live with the "
-        "taxonomy although they touch image and annotation rows",
-    ),
-}
 
 
 def _pyproject() -> dict[str, Any]:
@@ -57,8 +40,7 @@ def _edges(graph: grimp.ImportGraph) -> Iterator[tuple[str, str]]:
         if not module.startswith("app."):
             continue
         for imported in graph.find_modules_directly_imported_by(module):
-            crosses = imported.startswith("app.") and _package(module) != _package(imported)
-            if crosses and f"{module} -> {imported}" not in ALLOWED:
+            if imported.startswith("app.") and _package(module) != _package(imported):
                 yield module, imported
 
 
@@ -113,12 +95,35 @@ def test_no_import_circle_between_app_packages() -> None:
     assert not circles, "\n".join(report)
 
 
-def test_the_layers_contract_ignores_exactly_the_allowed_edges() -> None:
-    ignored = set(_layers_contract().get("ignore_imports", []))
-    assert ignored == set(ALLOWED), (
-        f"only in pyproject: {sorted(ignored - set(ALLOWED))}; "
-        f"only in this test: {sorted(set(ALLOWED) - ignored)}"
+def test_the_layers_contract_has_no_exceptions() -> None:
+    assert not _layers_contract().get("ignore_imports"), "untie the import instead"
+
+
+def _upward(edges: Iterable[tuple[str, str]], layers: list[str]) -> list[str]:
+    rank = {layer: i for i, layer in enumerate(layers)}  # 0 is the top
+    return sorted(
+        f"{a} -> {b}"
+        for a, b in edges
+        if _package(a) in rank and _package(b) in rank and rank[_package(b)] < rank[_package(a)]
     )
+
+
+def test_no_domain_imports_a_layer_above_it() -> None:
+    """The layers contract checked here too, imports inside functions included."""
+    layers: list[str] = _layers_contract()["layers"]
+    assert "app.browse" in layers  # the order is read
+    upward = _upward(_edges(grimp.build_graph("app", cache_dir=None)), layers)
+    assert not upward, "a lower layer imports a higher one:\n" + "\n".join(upward)
+
+
+def test_the_upward_finder_finds_an_import_of_a_higher_layer() -> None:
+    edges = [
+        ("app.images.tiles", "app.training.models"),  # up: caught
+        ("app.training.models", "app.images.models"),  # down: fine
+        ("app.db", "app.training.models"),  # a shared module: another contract's job
+    ]
+    found = _upward(edges, ["app.training", "app.images"])
+    assert found == ["app.images.tiles -> app.training.models"]
 
 
 def _covered(module: str, layers: set[str], listed: set[str]) -> bool:

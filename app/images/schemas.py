@@ -55,3 +55,10 @@ class DuplicateGroup(BaseModel):
 class DuplicateGroupPage(BaseModel):
     items: list[DuplicateGroup]
     total: int
+
+
+class ExamplesOut(BaseModel):
+    """A category's pinned example images (the taxonomy's API answers with it)."""
+
+    positive: list[ImageOut]
+    negative: list[ImageOut]

@@ -4,7 +4,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.images.schemas import ImageOut
 from app.taxonomy.models import ExampleKind
 from app.validation import CategoryName, Description, Id
 
@@ -99,8 +98,3 @@ class ExamplePin(BaseModel):
 
     image_id: Id
     kind: ExampleKind
-
-
-class ExamplesOut(BaseModel):
-    positive: list[ImageOut]
-    negative: list[ImageOut]

@@ -8,9 +8,9 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
+from app.images.examples import MAX_PER_KIND
 from app.images.models import Image
 from app.labeling.service import annotate
-from app.taxonomy.examples import MAX_PER_KIND
 from tests.conftest import ClientFor, UserFactory
 from tests.images.helpers import jpegs, new_project, upload
 from tests.taxonomy.labeled import ids, image, labeled_project

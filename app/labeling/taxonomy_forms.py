@@ -9,10 +9,12 @@ from starlette.responses import Response
 from app.auth.deps import PageUser
 from app.db import SessionDep
 from app.errors import DomainError, NotFound
+from app.images import examples
 from app.images import service as images
+from app.labeling import category_labels as labels
+from app.labeling.taxonomy_page import FormStr, change
 from app.projects import service as projects
-from app.taxonomy import examples, labels, service
-from app.taxonomy.pages_common import FormStr, change
+from app.taxonomy import service
 from app.taxonomy.schemas import CategoryMerge, ExamplePin
 from app.validation import Id
 from app.web.flash import flash

@@ -1,4 +1,5 @@
 """Categories that carry labels: counts per node, merges, and deletes that move labels.
+They write image and annotation rows, so they sit in labeling, above the taxonomy.
 
 Labels are people's work. A taxonomy edit moves their references to another category
 (history rows and current labels alike); it never drops them.

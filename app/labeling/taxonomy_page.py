@@ -12,9 +12,9 @@ from starlette.responses import Response
 from app.auth.models import User
 from app.db import SessionDep
 from app.errors import DomainError
+from app.labeling.taxonomy_view import taxonomy_view
 from app.projects import service as projects
 from app.projects.models import Project
-from app.taxonomy.tree_view import taxonomy_view
 from app.web.flash import flash
 from app.web.templates import render
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from app.images.examples import Examples, examples_by_category
+from app.labeling.category_labels import Counts, labeled_category_ids, subtree_counts
 from app.projects.models import Project
-from app.taxonomy.examples import Examples, examples_by_category
-from app.taxonomy.labels import Counts, labeled_category_ids, subtree_counts
 from app.taxonomy.service import PALETTE, Node, load_tree
 
 

@@ -1,4 +1,5 @@
-"""Example images pinned to a category: the guide the labeling screen shows. No HTTP here."""
+"""Example images pinned to a category: the guide the labeling screen shows. No HTTP here.
+The pins name images, so they live with the images, above the taxonomy."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.db import SessionDep
+from app.labeling.taxonomy_forms import router as labels_router
+from app.labeling.taxonomy_page import FormStr, change, taxonomy_page
 from app.projects import service as projects
 from app.taxonomy import service
-from app.taxonomy.pages_common import FormStr, change, taxonomy_page
-from app.taxonomy.pages_labels import router as labels_router
 from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
 from app.validation import Id
 from app.web.forms import parse_form

@@ -9,11 +9,13 @@ from sqlalchemy.orm import Session
 from app.auth.deps import ApiUser
 from app.auth.models import User
 from app.db import SessionDep
-from app.images.schemas import image_out
+from app.images import examples
+from app.images.schemas import ExamplesOut, image_out
+from app.labeling import category_labels as labels
+from app.labeling.category_labels import Counts
 from app.projects import service as projects
 from app.projects.models import Project
-from app.taxonomy import examples, labels, service, transfer
-from app.taxonomy.labels import Counts
+from app.taxonomy import service, transfer
 from app.taxonomy.models import Category, ExampleKind
 from app.taxonomy.schemas import (
     CategoryCreate,
@@ -21,7 +23,6 @@ from app.taxonomy.schemas import (
     CategoryOut,
     CategoryUpdate,
     ExamplePin,
-    ExamplesOut,
     TaxonomyExport,
     TaxonomyImport,
     TaxonomyImportResult,
