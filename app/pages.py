@@ -18,10 +18,10 @@ from app.insights.map_pages import router as map_pages
 from app.labeling import training_port
 from app.labeling.overlap import open_disputes_for_page
 from app.labeling.pages import router as labeling_pages
+from app.labeling.taxonomy_pages import router as taxonomy_pages
 from app.openapi import docs_page
 from app.projects.pages import PAGE_EXTRAS as PROJECT_PAGE_EXTRAS
 from app.projects.pages import router as project_pages
-from app.taxonomy.pages import router as taxonomy_pages
 from app.training.pages import router as training_pages
 from app.web.csrf import verify_csrf
 
