@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from workers.ml import label_quality
 from workers.ml.label_quality import (
     confident_learning,
     knn_label_probs,
@@ -146,3 +147,15 @@ def test_broken_probabilities_do_not_poison_the_scores() -> None:
     found = score_labels(y, probs, x)
     assert np.isfinite(found.score).all()
     assert ((found.score >= 0) & (found.score <= 1)).all()
+
+
+def test_a_large_set_votes_through_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_VOTERS the neighbours come from a sample: still found, still 0..1."""
+    monkeypatch.setattr(label_quality, "MAX_VOTERS", 60)
+    x, y = clusters()
+    noisy, rows = flip(y, 0.1, 4)
+    oof = cross_val_proba(x, noisy, folds=5, seed=0)
+    found = score_labels(noisy, oof, x, folds=5, seed=0)
+    assert recall_at_k(found.score, rows) >= 0.9
+    assert found.score.min() >= 0.0
+    assert found.score.max() <= 1.0
