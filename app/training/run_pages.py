@@ -114,6 +114,7 @@ def _cell_context(
         "run": run,
         "true_name": run_report.class_name(run, true_id),
         "predicted_name": run_report.class_name(run, predicted_id),
+        "predicted_id": predicted_id,  # the class a cell's saliency maps explain
         "tiles": [labels.tile(i) for i in images],
         "limit": CELL_IMAGES,
     }
