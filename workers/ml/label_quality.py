@@ -8,7 +8,7 @@ The baseline is cleanlab's confident learning on the run's out-of-fold probabili
    its probabilities towards them. The rows confident learning flags are left out of
    every fold's training (still predicted, out of fold), and the probe is fitted again.
 2. Neighbours. Each image's 20 nearest labeled neighbours (cosine on unit-length
-   embeddings; an image never votes for itself, nor does a flagged one) vote for
+   embeddings; an image never votes for itself, nor does a suspect) vote for
    their labels; the votes are a second, non-linear opinion about the image's class.
 
 The score is ``1 - E[given]`` with ``E = 0.85 * re-fit + 0.15 * neighbours``. On
