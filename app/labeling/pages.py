@@ -14,7 +14,7 @@ from app.auth.deps import PageUser
 from app.db import SessionDep
 from app.images import service as images
 from app.images.labels_view import labels_of
-from app.images.models import ImageStatus
+from app.images.models import Image, ImageStatus
 from app.images.params import parse_page
 from app.labeling import counters, duplicates
 from app.labeling.schemas import QueueOrder
@@ -23,7 +23,7 @@ from app.projects import service as projects
 from app.projects.choices import STRATEGIES as AL_STRATEGIES
 from app.projects.models import Project
 from app.taxonomy import service as taxonomy
-from app.validation import Id
+from app.validation import MAX_ID, Id
 from app.web.flash import flash
 from app.web.forms import FormError, parse_form_id
 from app.web.templates import render
@@ -39,6 +39,7 @@ MANAGER_MODES = ("disagreements", "label_issues", "odd_pictures")
 REVIEW_MODES = ("label_issues", "odd_pictures")
 GRID_STATUSES = ("unlabeled", "labeled", "rejected", "all")
 GRID_PAGE_SIZE = 48
+GRID_IDS = 500  # a selection the grid opens (the map links its first 500)
 # The reject reasons, each with its key in the reason picker; the last takes free text.
 REASONS = (
     ("1", "out of scope"),
@@ -72,6 +73,16 @@ def _categories(session: SessionDep, project: Project) -> list[dict[str, Any]]:
         }
         for n in tree.depth_first()
     ]
+
+
+def _ids(raw: str) -> list[int]:
+    """A selection handed over by another page (the embedding map): image ids, commas."""
+    parts = [p for p in raw.split(",") if p.strip()]
+    if len(parts) > GRID_IDS:
+        raise FormError(f"Images: at most {GRID_IDS} ids at once.")
+    if not all(p.strip().isdigit() and 0 < int(p) <= MAX_ID for p in parts):
+        raise FormError("Images: comma-separated image ids, e.g. ids=12,13.")
+    return sorted({int(p) for p in parts})
 
 
 def _category(session: SessionDep, project: Project, raw: str) -> int | None:
@@ -132,9 +143,11 @@ def grid_page(
     status: Param = "unlabeled",
     category_id: Param = "",
     page: Param = "1",
+    ids: Annotated[str, Query(max_length=GRID_IDS * 11)] = "",
 ) -> Response:
     project = projects.get_project(session, user, project_id)
     chosen = _choice("Status", status, GRID_STATUSES, "unlabeled")
+    only = _ids(ids)  # another project's ids match none of this project's images
     category = _category(session, project, category_id)
     number = parse_page(page)
     labels = labels_of(session, project)
@@ -147,11 +160,18 @@ def grid_page(
         sort="oldest",
         limit=GRID_PAGE_SIZE,
         offset=(number - 1) * GRID_PAGE_SIZE,
+        extra=[Image.id.in_(only)] if only else (),
     )
     categories = _categories(session, project)
 
     def url(**changes: object) -> str:
-        params = {"status": chosen, "category_id": category or "", "page": number, **changes}
+        params = {
+            "status": chosen,
+            "category_id": category or "",
+            "ids": ",".join(map(str, only)),
+            "page": number,
+            **changes,
+        }
         query = "&".join(f"{k}={v}" for k, v in params.items() if v not in ("", None))
         return f"/projects/{project.id}/grid?{query}"
 
@@ -165,6 +185,7 @@ def grid_page(
         "statuses": GRID_STATUSES,
         "category_id": category,
         "categories": categories,
+        "selection": len(only),
         "reasons": REASONS,
         "url": url,
         "settings": {
