@@ -67,19 +67,16 @@ def _as_matrix(vectors: npt.ArrayLike, dim: int | None = None) -> Array:
 
 
 def _pca(data: Array, k: int) -> tuple[Array, Array]:
-    """Mean and top ``k`` principal axes, by SVD of the centred data (deterministic)."""
-    mean = data.mean(axis=0)
-    centred = data - mean
-    if data.shape[0] > 4 * data.shape[1]:
-        # Many more rows than columns: the covariance's eigenvectors are cheaper.
-        _values, vectors = np.linalg.eigh(centred.T @ centred)
-        axes = vectors[:, ::-1][:, :k].T
-    else:
-        axes = np.linalg.svd(centred, full_matrices=False)[2][:k]
-    # A sign convention, so the same data always gives the same picture.
-    signs = np.sign(axes[np.arange(len(axes)), np.abs(axes).argmax(axis=1)])
-    signs[signs == 0] = 1
-    return mean.astype(np.float32), (axes * signs[:, None]).astype(np.float32)
+    """Mean and top ``k`` principal axes. Randomised SVD: its cost grows with ``k``, not
+    with the 1280 columns squared as a full SVD's does (seconds, not a minute, at 100,000
+    rows); a fixed seed and scikit-learn's sign convention give the same axes every time."""
+    from sklearn.decomposition import PCA
+
+    if data.shape[0] < 2:  # one image: no variance to find axes in; any axis will do
+        return data.mean(axis=0).astype(np.float32), np.eye(k, data.shape[1], dtype=np.float32)
+    solver = "randomized" if k < min(data.shape) else "full"  # a tiny project: exact
+    pca = PCA(n_components=k, svd_solver=solver, random_state=0).fit(data)
+    return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
 
 
 def fit(vectors: npt.ArrayLike, seed: int = 0) -> Layout:
