@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,14 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
+from app.background.dispatch import dispatch_due
+from app.broker import make_celery
 from app.config import Settings
-from app.db import utcnow
+from app.db import make_engine, make_sessionmaker, utcnow
 from app.insights.models import PREDICTED_CLASS, SaliencyMap, SaliencyStatus
-from app.insights.saliency import map_path
+from app.insights.saliency import SALIENCY_MAPS, map_path
+from app.main import create_app
 from app.task_names import SALIENCY
 from app.training.models import Prediction, RunStatus, TrainingRun
-from tests.conftest import ClientFor, UserFactory
+from tests.conftest import PASSWORD, ClientFor, UserFactory
 from tests.insights.saliency_world import SaliencyWorld, add_run, build, fake_model
+from tests.support.processes import free_port
 
 
 @pytest.fixture
@@ -270,3 +275,35 @@ def test_a_done_map_whose_file_went_missing_is_made_again(
     again = mona.get(_url(world))
     assert again.status_code == 202
     assert _rows(db)[0].status is SaliencyStatus.queued
+
+
+def test_asked_while_the_broker_is_down_the_map_waits_as_a_row_and_leaves_when_it_is_back(
+    world: SaliencyWorld, manager: User, db: Session, settings: Settings
+) -> None:
+    down = create_app(
+        settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{free_port()}/0"})
+    )
+    try:
+        with TestClient(down) as api:
+            token = api.post(
+                "/api/v1/auth/token", data={"username": manager.username, "password": PASSWORD}
+            ).json()["access_token"]
+            started = time.monotonic()
+            resp = api.get(_url(world), headers={"Authorization": f"Bearer {token}"})
+            assert resp.status_code == 202  # not a 500, and at once
+            assert time.monotonic() - started < 5
+    finally:
+        down.state.engine.dispose()
+    row = _rows(db)[0]
+    assert (row.status, row.dispatched_at, row.dispatch_attempts) == (
+        SaliencyStatus.queued, None, 0,
+    )  # fmt: skip
+    assert _messages(settings) == 0
+    # The broker answers again: the outbox dispatcher (the web's thread, or a worker's
+    # timer) sends what never left.
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    assert dispatch_due(sessions, make_celery(settings), boxes=[SALIENCY_MAPS]) == 1
+    row = _rows(db)[0]
+    assert row.dispatched_at is not None
+    assert row.dispatch_attempts == 1
+    assert _messages(settings) == 1
