@@ -1,5 +1,4 @@
-// The embedding map: every image a dot on one canvas (pixels written straight into an
-// ImageData, so 100,000 points draw in a few milliseconds with no DOM node per point),
+// The embedding map page: every image a dot on one canvas (drawn by map-paint.js),
 // coloured by label, prediction, disagreement, outlier score or uncertainty. Hover shows
 // the thumbnail; a lasso (point in polygon) or a box selects, then the bulk annotation
 // API labels or rejects the selection, or the grid opens it. Server data only ever goes
@@ -9,7 +8,8 @@
 
   const root = document.querySelector("[data-map-screen]");
   const settingsNode = document.getElementById("map-settings");
-  if (!root || !settingsNode) return;
+  const paint = window.CuratorMapPaint;
+  if (!root || !settingsNode || !paint) return;
   const settings = JSON.parse(settingsNode.textContent);
   const pid = Number(settings.project_id);
   const categories = settings.categories || [];
@@ -28,31 +28,18 @@
   const gridLink = $("[data-open-grid]");
   const { say, fail } = window.Curator.toaster($("[data-toast]"), $("[data-error]"), 4000);
 
-  const BULK = 500; // the bulk API's limit per request
   const GRID_IDS = 500; // images a grid link carries
   const PAD = 12;
   const STATUS_NAMES = ["unlabeled", "labeled", "rejected"];
 
   // ---- colours ------------------------------------------------------------------------
-  const pack = (hex, alpha = 255) => {
-    const v = parseInt(String(hex).replace("#", ""), 16) || 0;
-    // ImageData is RGBA in memory; a little-endian Uint32 holds it as ABGR.
-    return ((alpha << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
-  };
+  const { pack, ramp } = paint;
   const dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
-  const NONE = pack(dark ? "#6b7078" : "#b4b8be", 200);
-  const REJECTED = pack(dark ? "#3d4046" : "#5f6368");
-  const RING = pack(dark ? "#ffffff" : "#111111");
-  const AGREES = pack(dark ? "#4f8fd6" : "#1f6fbf");
-  const DISAGREES = pack("#e8590c");
-  const RAMP = ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"].map((h) => parseInt(h.slice(1), 16));
-  const ramp = (t) => {
-    const s = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
-    const i = Math.min(RAMP.length - 2, Math.floor(s));
-    const f = s - i;
-    const mix = (shift) => Math.round(((RAMP[i] >> shift) & 0xff) * (1 - f) + ((RAMP[i + 1] >> shift) & 0xff) * f);
-    return ((255 << 24) | (mix(0) << 16) | (mix(8) << 8) | mix(16)) >>> 0;
-  };
+  const colour = paint.palette(dark);
+  const NONE = colour.none;
+  const REJECTED = colour.rejected;
+  const AGREES = colour.agrees;
+  const DISAGREES = colour.disagrees;
   const categoryColour = new Map(categories.map((c) => [c.id, pack(c.color || "#888888")]));
   const categoryPath = new Map(categories.map((c) => [c.id, c.path]));
 
@@ -65,7 +52,7 @@
   let selected = new Uint8Array(0);
   let selectedCount = 0;
   let view = { scale: 1, ox: 0, oy: 0, width: 0, height: 0, dpr: 1 };
-  let cells = null; // hover lookup: cell key -> point indices
+  let nearest = null; // (x, y, radius) -> the point under the pointer, or -1
 
   const layout = () => {
     const rect = stage.getBoundingClientRect();
@@ -102,7 +89,7 @@
       sx[i] = ox + data.x[i] * scale;
       sy[i] = oy - data.y[i] * scale;
     }
-    cells = null;
+    nearest = paint.index({ n, sx, sy });
   };
 
   const MODES = {
@@ -128,30 +115,8 @@
     describe();
   };
 
-  const draw = () => {
-    const ctx = canvas.getContext("2d");
-    const w = canvas.width, h = canvas.height;
-    const image = ctx.createImageData(w, h);
-    const px = new Uint32Array(image.data.buffer);
-    const { dpr } = view;
-    const size = Math.max(2, Math.round((n > 20000 ? 2 : 4) * dpr));
-    const square = (i, s, colour) => {
-      const x0 = Math.round(sx[i] * dpr - s / 2), y0 = Math.round(sy[i] * dpr - s / 2);
-      for (let y = Math.max(0, y0); y < Math.min(h, y0 + s); y += 1) {
-        const row = y * w;
-        for (let x = Math.max(0, x0); x < Math.min(w, x0 + s); x += 1) px[row + x] = colour;
-      }
-    };
-    // The grey "no value" points first, so coloured ones are never hidden under them.
-    for (let i = 0; i < n; i += 1) if (colours[i] === NONE) square(i, size, NONE);
-    for (let i = 0; i < n; i += 1) if (colours[i] !== NONE && !selected[i]) square(i, size, colours[i]);
-    for (let i = 0; i < n; i += 1) {
-      if (!selected[i]) continue;
-      square(i, size + 2 * Math.ceil(dpr), RING);
-      square(i, size, colours[i]);
-    }
-    ctx.putImageData(image, 0, 0);
-  };
+  const draw = () =>
+    paint.draw(canvas, { n, sx, sy }, colours, selected, { dpr: view.dpr, none: NONE, ring: colour.ring });
 
   // ---- legend and text alternative --------------------------------------------------
   const describe = () => {
@@ -160,8 +125,7 @@
     const item = (colourInt, text) => {
       const li = window.Curator.make("li", null);
       const swatch = window.Curator.make("span", null, { class: "map-swatch", "aria-hidden": "true" });
-      const v = colourInt >>> 0;
-      swatch.style.background = `rgb(${v & 0xff}, ${(v >> 8) & 0xff}, ${(v >> 16) & 0xff})`;
+      swatch.style.background = paint.css(colourInt);
       li.append(swatch, document.createTextNode(` ${text}`));
       legend.append(li);
     };
@@ -195,30 +159,6 @@
   };
 
   // ---- hover --------------------------------------------------------------------------
-  const CELL = 12;
-  const buildCells = () => {
-    cells = new Map();
-    for (let i = 0; i < n; i += 1) {
-      const key = Math.floor(sx[i] / CELL) * 100000 + Math.floor(sy[i] / CELL);
-      const list = cells.get(key);
-      if (list) list.push(i);
-      else cells.set(key, [i]);
-    }
-  };
-  const nearest = (x, y, radius) => {
-    if (!cells) buildCells();
-    let best = -1, bestD = radius * radius;
-    const cx = Math.floor(x / CELL), cy = Math.floor(y / CELL);
-    for (let gx = cx - 1; gx <= cx + 1; gx += 1) {
-      for (let gy = cy - 1; gy <= cy + 1; gy += 1) {
-        for (const i of cells.get(gx * 100000 + gy) || []) {
-          const d = (sx[i] - x) ** 2 + (sy[i] - y) ** 2;
-          if (d <= bestD) { best = i; bestD = d; }
-        }
-      }
-    }
-    return best;
-  };
   let hovered = -1;
   const showHover = (i, x, y) => {
     if (i < 0) { hover.hidden = true; hovered = -1; return; }
@@ -260,25 +200,9 @@
     const [a, b] = [path[0], path[path.length - 1]];
     return [a, [b[0], a[1]], b, [a[0], b[1]]];
   };
-  // Even-odd ray casting; candidates first cut to the polygon's bounding box.
-  const inside = (poly, x, y) => {
-    let hit = false;
-    for (let k = 0, j = poly.length - 1; k < poly.length; j = k, k += 1) {
-      const [xk, yk] = poly[k], [xj, yj] = poly[j];
-      if ((yk > y) !== (yj > y) && x < ((xj - xk) * (y - yk)) / (yj - yk) + xk) hit = !hit;
-    }
-    return hit;
-  };
   const selectPolygon = (poly, add) => {
     if (!add) selected.fill(0);
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    for (const [x, y] of poly) {
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-    }
-    for (let i = 0; i < n; i += 1) {
-      if (sx[i] < x0 || sx[i] > x1 || sy[i] < y0 || sy[i] > y1) continue;
-      if (inside(poly, sx[i], sy[i])) selected[i] = 1;
-    }
+    for (const i of paint.within({ n, sx, sy }, poly)) selected[i] = 1;
     changed();
   };
   const changed = () => {
@@ -343,54 +267,19 @@
   });
 
   // ---- actions ------------------------------------------------------------------------
-  const send = (ids, body) => {
-    const key = window.Curator.uuid();
-    return window.Curator.retry(
-      () =>
-        fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
-          method: "POST",
-          headers: {
-            Accept: "application/json",
-            "Content-Type": "application/json",
-            "X-CSRF-Token": window.Curator.csrfToken(),
-            "Idempotency-Key": key,
-          },
-          body: JSON.stringify({ image_ids: ids, ...body }),
-        }),
-      4,
-    );
-  };
   const bulk = async (body, done, apply) => {
     const ids = selectedIds();
     if (!ids.length) {
       fail("Select some images first: drag around a clump on the map.");
       return;
     }
-    let stored = 0;
-    for (let start = 0; start < ids.length; start += BULK) {
-      const chunk = ids.slice(start, start + BULK);
-      let response;
-      try {
-        response = await send(chunk, body);
-      } catch {
-        fail(`The server could not be reached after ${stored} images; check the connection and try again.`);
-        break;
-      }
-      if (!response.ok) {
-        let detail = `The server answered ${response.status}.`;
-        try {
-          const answer = await response.json();
-          if (typeof answer.detail === "string") detail = answer.detail;
-        } catch { /* not JSON */ }
-        fail(detail);
-        break;
-      }
-      stored += chunk.length;
+    const { stored, error } = await window.CuratorMapActions.annotate(pid, ids, body, (chunk) => {
       const batch = new Set(chunk);
       for (let i = 0; i < n; i += 1) if (batch.has(data.image_id[i])) apply(i);
-    }
+    });
     recolour();
     draw();
+    if (error) fail(error);
     if (stored) say(`${done} ${stored} image${stored === 1 ? "" : "s"}`);
   };
   const labelButton = $("[data-label]");

@@ -1,7 +1,8 @@
 """The embedding map in real Chromium, on a real `curator serve`: real photos uploaded,
 embedded by the worker's backbone and laid out by its map task; the page paints every
 point, a lasso drawn around one clump selects exactly the points inside it, "Label
-selection" labels them, and the annotations read back through the API say so."""
+selection" labels them, the grid opens the same images, and the annotations read back
+through the API say so."""
 
 from __future__ import annotations
 
@@ -138,6 +139,14 @@ def test_lasso_a_clump_and_label_it(page: Page) -> None:
     expect(page.get_by_role("status").filter(has_text="Labeled")).to_contain_text(
         f"{len(expected)} images"
     )
+
+    # The same selection opens in the grid.
+    page.get_by_role("link", name="Open in the grid").click()
+    expect(page).to_have_url(re.compile(rf"/projects/{pid}/grid\?status=all&ids="))
+    tiles = page.get_by_role("list", name="Images to select").locator("[data-image-id]")
+    expect(tiles).to_have_count(len(expected))
+    shown = sorted(int(t.get_attribute("data-image-id") or 0) for t in tiles.all())
+    assert shown == expected
 
     flower_id = flower["id"]
     for image_id in screen:
