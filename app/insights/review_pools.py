@@ -4,7 +4,8 @@ the screen shows beside each one. Both read the newest succeeded run that scored
 
 - "label_issues": every labeled image the run scored, most likely wrong first (by the
   run's rank, flagged or not: the flag is a threshold, and a reviewer with time left
-  goes on past it), as long as the image still carries the label the run saw.
+  goes on past it), as long as the image still carries the label the run saw (the same
+  category, or no decision since the run's labels).
 - "odd_pictures": every image the run scored, most atypical first, except those a
   reviewer kept (``ReviewDismissal``).
 
@@ -17,11 +18,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from app.images.models import Image
 from app.insights.models import LabelIssue, OutlierScore, ReviewDismissal
+from app.labeling.models import Annotation
 from app.labeling.review_port import ReviewQueue
 from app.training.models import Prediction, RunStatus, TrainingRun
 
@@ -80,12 +82,23 @@ def pool(session: Session, project_id: int, queue: ReviewQueue) -> Pool | None:
     )
     if queue == "label_issues":
         # Relabeled since the run: the issue was about a label the image no longer has.
+        # The given label is the run's class, which a run at a taxonomy level rolls up
+        # (a family for a species): no decision on the image since the run's labels
+        # also says it carries the label the run saw.
         same_label = exists().where(
             LabelIssue.run_id == run_id,
             LabelIssue.image_id == Image.id,
             LabelIssue.given_category_id == Image.category_id,
         )
-        return Pool(and_(scored, same_label), rank)
+        seen = session.scalar(
+            select(TrainingRun.last_annotation_id).where(TrainingRun.id == run_id)
+        )
+        untouched = ~exists().where(
+            Annotation.image_id == Image.id,
+            Annotation.id > (seen or 0),
+            Annotation.second_opinion.is_(False),
+        )
+        return Pool(and_(scored, or_(same_label, untouched)), rank)
     kept = exists().where(
         ReviewDismissal.image_id == Image.id, ReviewDismissal.queue == "odd_pictures"
     )

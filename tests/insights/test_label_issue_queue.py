@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.training.models import TrainingRun
 from tests.conftest import ClientFor, UserFactory
 from tests.insights.review_rows import Crew, crew, empty_run, write_issues
 from tests.labeling.helpers import label
@@ -167,3 +168,25 @@ def test_only_the_project_s_managers_review_label_issues(
         assert hidden.status_code == 404, hidden.text
     assert c.worker.get(url, params={"mode": "label_issues_x"}).status_code == 422
     assert c.boss.get(url, params={"mode": "x" * 5000}).status_code == 422
+
+
+def test_a_run_at_a_taxonomy_level_doubts_the_family_the_image_rolls_up_to(
+    api_as: ClientFor, make_user: UserFactory, db: Session
+) -> None:
+    c = crew(api_as, make_user, images=3)
+    red = c.boss.post(
+        f"/api/v1/projects/{c.s.pid}/categories", json={"name": "red", "parent_id": c.wine}
+    ).json()["id"]
+    first, second, _ = c.s.image_ids
+    label(c.boss, first, red)
+    seen = int(str(label(c.boss, second, red)["id"]))
+    run_id = empty_run(db, c.s.pid, [(c.wine, "wine"), (c.beer, "beer")])
+    run = db.get(TrainingRun, run_id)
+    assert run is not None
+    run.level, run.last_annotation_id = 1, seen  # a level-1 run that saw both labels
+    db.commit()
+    # The run trained on "wine", the family both species labels roll up to.
+    write_issues(db, c.s.pid, run_id, [(i, c.wine, c.beer, 0.8, True) for i in (first, second)])
+    assert walk(c.boss, c.s.pid) == [first, second]
+    label(c.worker, second, c.beer)  # relabeled since: no longer the run's issue
+    assert walk(c.boss, c.s.pid) == [first]
