@@ -4,14 +4,13 @@ refresh a manager can ask for."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from app.auth.deps import ApiUser
 from app.db import SessionDep
-from app.insights import embedding_map
+from app.insights import embedding_map, map_columns
 from app.projects import service as projects
 from app.settings_dep import CeleryDep
 from app.task_names import EMBEDDING_MAP, QUEUE_OF
@@ -55,13 +54,15 @@ def get_embedding_map(project_id: Id, session: SessionDep, user: ApiUser) -> Emb
 
 @router.get("/{project_id}/embedding-map/columns")
 def get_embedding_map_columns(project_id: Id, session: SessionDep, user: ApiUser) -> Response:
-    """The map with what colours it, in flat columns (row i of each list is one image):
-    `image_id`, `x`, `y`, `status` (0 unlabeled, 1 labeled, 2 rejected), `label` and
-    `prediction` (category ids, -1 for none), `disagrees` (1: the newest run predicts off
-    the label's branch), `uncertainty` and `outlier` (0..1, -1 for none), with `run_id`
-    and `waiting`. What the map page draws from; any member may read it."""
+    """The map with what colours it, as columns (row i of each is one image), each a
+    base64 string of little-endian numbers of the type `types` names: `image_id`, `x`,
+    `y`, `status` (0 unlabeled, 1 labeled, 2 rejected), `label` and `prediction`
+    (category ids, -1 for none), `disagrees` (1: the newest run predicts off the label's
+    branch), `uncertainty` and `outlier` (0..1, -1 for none); with `count`, `run_id` and
+    `waiting`. What the map page draws from; any member may read it."""
     project = projects.get_project(session, user, project_id)
-    body = json.dumps(asdict(embedding_map.columns(session, project)), separators=(",", ":"))
+    found = map_columns.columns(session, project)
+    body = json.dumps(found.encoded(), separators=(",", ":"))
     return Response(body, media_type="application/json")
 
 

@@ -324,6 +324,19 @@
   });
 
   // ---- load ---------------------------------------------------------------------------
+  // Each column arrives as base64 of little-endian numbers; a typed array views the bytes
+  // as they are (every browser here is little-endian), no number is parsed.
+  const ARRAYS = { "<i4": Int32Array, "<f4": Float32Array, "<i1": Int8Array };
+  const unpack = (body) => {
+    const out = { run_id: body.run_id, waiting: body.waiting, count: body.count };
+    for (const [name, type] of Object.entries(body.types)) {
+      const text = atob(body[name]);
+      const bytes = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+      out[name] = new ARRAYS[type](bytes.buffer);
+    }
+    return out;
+  };
   const load = async () => {
     let response;
     try {
@@ -336,9 +349,9 @@
       statusLine.textContent = `The map could not be loaded (the server answered ${response.status}).`;
       return;
     }
-    data = await response.json();
+    data = unpack(await response.json());
     performance.mark("map-data");
-    n = data.image_id.length;
+    n = data.count;
     selected = new Uint8Array(n);
     layout();
     recolour();

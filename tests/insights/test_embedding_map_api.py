@@ -3,6 +3,7 @@ worker laid out, the run that colours them, who may read them and ask for a refr
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import numpy as np
@@ -45,10 +46,23 @@ def _map(ctx: WorkerContext, db: Session, team: Crew) -> None:
         assert update_map(ctx, session, team.s.pid, backbone).fitted == IMAGES
 
 
+def _decode(body: dict[str, object]) -> dict[str, list[float]]:
+    """The columns as the page reads them: base64 of little-endian numbers."""
+    types = body["types"]
+    assert isinstance(types, dict)
+    return {
+        name: np.frombuffer(base64.b64decode(str(body[name])), dtype=kind).tolist()
+        for name, kind in types.items()
+    }
+
+
 def test_before_any_map_an_empty_answer(team: Crew) -> None:
     resp = team.worker.get(f"/api/v1/projects/{team.s.pid}/embedding-map")
     assert resp.status_code == 200
     assert resp.json() == {"items": [], "run_id": None, "waiting": 0}
+    body = team.worker.get(f"/api/v1/projects/{team.s.pid}/embedding-map/columns").json()
+    assert body["count"] == 0
+    assert all(v == [] for v in _decode(body).values())
 
 
 def test_every_image_once_with_its_place(ctx: WorkerContext, db: Session, team: Crew) -> None:
@@ -87,8 +101,10 @@ def test_the_newest_succeeded_run_colours_it(ctx: WorkerContext, db: Session, te
     assert newest > older
 
     assert team.worker.get(f"/api/v1/projects/{pid}/embedding-map").json()["run_id"] == newest
-    cols = team.worker.get(f"/api/v1/projects/{pid}/embedding-map/columns").json()
-    assert cols["run_id"] == newest
+    body = team.worker.get(f"/api/v1/projects/{pid}/embedding-map/columns").json()
+    assert body["run_id"] == newest
+    assert body["count"] == IMAGES
+    cols = _decode(body)
     assert cols["image_id"] == ids
     for key in ("x", "y", "status", "label", "prediction", "disagrees", "uncertainty", "outlier"):
         assert len(cols[key]) == IMAGES, key
@@ -103,7 +119,7 @@ def test_the_newest_succeeded_run_colours_it(ctx: WorkerContext, db: Session, te
     assert cols["status"][third] == 2
     assert cols["label"][third] == -1
     assert cols["prediction"][third] == -1  # the newest run did not predict it
-    assert cols["outlier"][second] == 0.75
+    assert cols["outlier"][second] == pytest.approx(0.75)
     assert cols["outlier"][first] == -1
     # Entropy over two classes: 0.9/0.1 is surer than 0.8/0.2.
     assert 0 < cols["uncertainty"][first] < cols["uncertainty"][second] < 1
