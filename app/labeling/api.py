@@ -11,6 +11,7 @@ from app.auth.deps import ApiUser
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.images import service as images
+from app.images.models import Image
 from app.images.schemas import image_out
 from app.labeling import counters, decisions, duplicates, leases, overlap, service
 from app.labeling.models import QueueMode
@@ -52,14 +53,15 @@ def _exclude(raw: str | None) -> set[int]:
 
 
 def _review(
-    session: Session, project_id: int, mode: QueueMode, image_id: int, model: Suggestion | None
+    session: Session, project_id: int, mode: QueueMode, image: Image, model: Suggestion | None
 ) -> tuple[ReviewInfo | None, Suggestion | None]:
     """What the insight queues show beside the image, and the suggestion Enter takes."""
     queue: ReviewQueue = "label_issues" if mode == QueueMode.label_issues else "odd_pictures"
-    found = review_pools().detail(session, project_id, queue, image_id)
+    found = review_pools().detail(session, project_id, queue, image.id)
     if found is None:
         return None, model
     review = ReviewInfo.model_validate(found, from_attributes=True)
+    review.current_category_id = image.category_id
     if found.suggested_category_id is None:
         return review, model
     # A label issue: Enter takes the class its out-of-fold scorer believes in, which the
@@ -126,7 +128,7 @@ def queue_next(
         disagreement = Disagreement(first=first, second=second)
     review = None
     if mode in (QueueMode.label_issues, QueueMode.odd_pictures):
-        review, suggestion = _review(session, project.id, mode, served.image.id, suggestion)
+        review, suggestion = _review(session, project.id, mode, served.image, suggestion)
     return QueueItem(
         image_id=served.image.id,
         file_url=urls.file_url,

@@ -83,6 +83,9 @@ class ReviewInfo(BaseModel):
     run_id: int
     score: float  # 0..1; higher: more likely mislabeled, or more atypical
     flagged: bool  # the product's own call
+    # The image's label now; A keeps it (the given label may be its family, when the
+    # run trained at a taxonomy level).
+    current_category_id: int | None = None
     # Label issues: the label the run saw (the image's label) and the class it suggests.
     given_category_id: int | None = None
     suggested_category_id: int | None = None

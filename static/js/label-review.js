@@ -36,7 +36,9 @@ window.CuratorReview = {
       } else {
         const verdict = mode === "label_issues" ? "likely mislabeled" : "atypical";
         const flag = info.flagged ? ` · flagged ${verdict}` : "";
-        score.textContent = `Score ${Number(info.score).toFixed(2)}${flag} (run #${info.run_id})`;
+        const now = info.current_category_id == null ? "unlabeled" : `labeled ${nameOf(info.current_category_id)}`;
+        const state = mode === "odd_pictures" ? ` · ${now}` : "";
+        score.textContent = `Score ${Number(info.score).toFixed(2)}${flag} (run #${info.run_id})${state}`;
       }
       if (mode === "label_issues") {
         category("given", info ? info.given_category_id : null);
@@ -56,8 +58,9 @@ window.CuratorReview = {
     const keep = (item) => {
       if (!item) return null;
       if (mode === "odd_pictures") return { kept: true };
+      // The label the image has now: the given one may be its family (a level's run).
       const info = item.data.review;
-      return info && info.given_category_id != null ? { category_id: info.given_category_id } : null;
+      return info && info.current_category_id != null ? { category_id: info.current_category_id } : null;
     };
 
     const outOfScope = (item) =>

@@ -78,6 +78,7 @@ def test_the_queue_serves_every_scored_label_most_likely_wrong_first(
         "run_id": run,
         "score": 0.9,
         "flagged": True,
+        "current_category_id": c.wine,
         "given_category_id": c.wine,
         "suggested_category_id": c.beer,
     }
@@ -188,5 +189,12 @@ def test_a_run_at_a_taxonomy_level_doubts_the_family_the_image_rolls_up_to(
     # The run trained on "wine", the family both species labels roll up to.
     write_issues(db, c.s.pid, run_id, [(i, c.wine, c.beer, 0.8, True) for i in (first, second)])
     assert walk(c.boss, c.s.pid) == [first, second]
+    item = served(c.boss, c.s.pid)
+    assert item is not None
+    review = item["review"]
+    assert isinstance(review, dict)
+    # A keeps the species the image carries, not the family the run saw.
+    assert (review["given_category_id"], review["current_category_id"]) == (c.wine, red)
+    c.boss.post(f"/api/v1/projects/{c.s.pid}/queue/release", json={"image_ids": [first]})
     label(c.worker, second, c.beer)  # relabeled since: no longer the run's issue
     assert walk(c.boss, c.s.pid) == [first]

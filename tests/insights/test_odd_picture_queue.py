@@ -57,6 +57,7 @@ def test_most_atypical_first_labeled_or_not_and_rejected_ones_left_out(
     assert item["review"]["score"] == 1.0
     assert item["review"]["flagged"] is True
     assert item["review"]["given_category_id"] is None
+    assert item["review"]["current_category_id"] == c.beer  # the most atypical is labeled
 
 
 def test_out_of_scope_label_and_keep_each_take_the_picture_out(
