@@ -4,8 +4,9 @@ refresh a manager can ask for."""
 from __future__ import annotations
 
 import json
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from app.auth.deps import ApiUser
@@ -53,15 +54,25 @@ def get_embedding_map(project_id: Id, session: SessionDep, user: ApiUser) -> Emb
 
 
 @router.get("/{project_id}/embedding-map/columns")
-def get_embedding_map_columns(project_id: Id, session: SessionDep, user: ApiUser) -> Response:
+def get_embedding_map_columns(
+    project_id: Id,
+    session: SessionDep,
+    user: ApiUser,
+    part: Annotated[
+        Literal["all", "points", "run"],
+        Query(description="points: places and labels; run: the newest run's colours."),
+    ] = "all",
+) -> Response:
     """The map with what colours it, as columns (row i of each is one image), each a
     base64 string of little-endian numbers of the type `types` names: `image_id`, `x`,
     `y`, `status` (0 unlabeled, 1 labeled, 2 rejected), `label` and `prediction`
     (category ids, -1 for none), `disagrees` (1: the newest run predicts off the label's
     branch), `uncertainty` and `outlier` (0..1, -1 for none); with `count`, `run_id` and
-    `waiting`. What the map page draws from; any member may read it."""
+    `waiting`. `part=points` answers `image_id`, `x`, `y`, `status`, `label` (what the
+    first paint needs), `part=run` `image_id` and the run's four columns. What the map page
+    draws from; any member may read it."""
     project = projects.get_project(session, user, project_id)
-    found = map_columns.columns(session, project)
+    found = map_columns.columns(session, project, part)
     body = json.dumps(found.encoded(), separators=(",", ":"))
     return Response(body, media_type="application/json")
 

@@ -57,7 +57,7 @@ class MapColumns:
             "run_id": self.run_id,
             "waiting": self.waiting,
             "count": len(self.columns["image_id"]),
-            "types": TYPES,
+            "types": {name: TYPES[name] for name in self.columns},
             **{
                 name: base64.b64encode(np.asarray(values, dtype=TYPES[name]).tobytes()).decode()
                 for name, values in self.columns.items()
@@ -91,7 +91,14 @@ def _place(
     return rows, hit
 
 
-def columns(session: Session, project: Project) -> MapColumns:
+POINTS = ("image_id", "x", "y", "status", "label")
+RUN = ("image_id", "prediction", "disagrees", "uncertainty", "outlier")
+PARTS = {"points": POINTS, "run": RUN, "all": tuple(TYPES)}
+
+
+def columns(session: Session, project: Project, part: str = "all") -> MapColumns:
+    """``part``: "points" (places and labels: what the first paint needs), "run" (the
+    newest run's colours), or "all"."""
     run = latest_model(session, project.id)
     # Core rows (no ORM entity loading) and the status as its stored text: at 100,000
     # rows both save a second.
@@ -123,7 +130,7 @@ def columns(session: Session, project: Project) -> MapColumns:
     prediction = np.full(n, NONE, dtype=np.int64)
     uncertainty = np.full(n, NONE, dtype=np.float32)
     outlier = np.full(n, NONE, dtype=np.float32)
-    if run is not None and n:
+    if run is not None and n and part != "points":
         found = conn.execute(
             select(Prediction.image_id, Prediction.category_id, Prediction.probabilities).where(
                 Prediction.run_id == run.id
@@ -147,7 +154,9 @@ def columns(session: Session, project: Project) -> MapColumns:
     cols["disagrees"] = _disagreements(session, project, label, prediction)
     cols["uncertainty"] = uncertainty
     cols["outlier"] = outlier
-    return MapColumns(run.id if run is not None else None, waiting(session, project), cols)
+    chosen = {name: cols[name] for name in PARTS[part]}
+    queued = waiting(session, project) if part != "run" else 0
+    return MapColumns(run.id if run is not None else None, queued, chosen)
 
 
 def _disagreements(

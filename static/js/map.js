@@ -337,21 +337,33 @@
     }
     return out;
   };
-  const load = async () => {
+  const fetchPart = async (part) => {
     let response;
     try {
-      response = await fetch(`/api/v1/projects/${pid}/embedding-map/columns`, { headers: { Accept: "application/json" } });
+      response = await fetch(`/api/v1/projects/${pid}/embedding-map/columns?part=${part}`, { headers: { Accept: "application/json" } });
     } catch {
-      statusLine.textContent = "The map could not be loaded: the server did not answer. Reload to try again.";
+      throw new Error("the server did not answer. Reload to try again.");
+    }
+    if (!response.ok) throw new Error(`the server answered ${response.status}.`);
+    return unpack(await response.json());
+  };
+
+  // The places and labels first (the first paint needs nothing else), then the newest
+  // run's colours, which only change what colouring by prediction, disagreement, outlier
+  // score or uncertainty shows.
+  const load = async () => {
+    try {
+      data = await fetchPart("points");
+    } catch (error) {
+      statusLine.textContent = `The map could not be loaded: ${error.message}`;
       return;
     }
-    if (!response.ok) {
-      statusLine.textContent = `The map could not be loaded (the server answered ${response.status}).`;
-      return;
-    }
-    data = unpack(await response.json());
     performance.mark("map-data");
     n = data.count;
+    data.prediction = new Int32Array(n).fill(-1);
+    data.disagrees = new Int8Array(n);
+    data.uncertainty = new Float32Array(n).fill(-1);
+    data.outlier = new Float32Array(n).fill(-1);
     selected = new Uint8Array(n);
     layout();
     recolour();
@@ -369,6 +381,26 @@
       : `No map yet: it is made once images are embedded (after an upload, or a training run).${waitingNote}`;
     const box = root.querySelector("[data-refresh-box]");
     if (box) box.hidden = !data.waiting && n > 0;
+    if (!data.run_id || !n) return;
+    let colours;
+    try {
+      colours = await fetchPart("run");
+    } catch (error) {
+      fail(`The model's colours could not be loaded: ${error.message}`);
+      return;
+    }
+    const same = colours.count === n && colours.image_id.every((id, i) => id === data.image_id[i]);
+    if (!same) {
+      fail("The map changed while it loaded; reload the page to see the newest one.");
+      return;
+    }
+    for (const name of ["prediction", "disagrees", "uncertainty", "outlier"]) data[name] = colours[name];
+    if (colourSelect.value !== "label") {
+      recolour();
+      draw();
+    }
+    performance.mark("map-colours");
+    canvas.dataset.colours = "true";
   };
   load();
 })();

@@ -156,3 +156,20 @@ def test_refresh_is_for_managers(team: Crew) -> None:
     resp = team.boss.post(url)
     assert resp.status_code == 202
     assert resp.json() == {"queued": True}
+
+
+def test_parts_split_the_columns(ctx: WorkerContext, db: Session, team: Crew) -> None:
+    _map(ctx, db, team)
+    pid, ids = team.s.pid, team.s.image_ids
+    write_run(db, pid, [(team.wine, "wine"), (team.beer, "beer")], {ids[0]: [0.3, 0.7]})
+    url = f"/api/v1/projects/{pid}/embedding-map/columns"
+    whole = _decode(team.worker.get(url).json())
+    points = _decode(team.worker.get(url, params={"part": "points"}).json())
+    run = _decode(team.worker.get(url, params={"part": "run"}).json())
+    assert set(points) == {"image_id", "x", "y", "status", "label"}
+    assert set(run) == {"image_id", "prediction", "disagrees", "uncertainty", "outlier"}
+    for name, values in {**points, **run}.items():
+        assert values == whole[name], name
+    assert run["prediction"][0] == team.beer
+    resp = team.worker.get(url, params={"part": "everything"})
+    assert resp.status_code == 422
