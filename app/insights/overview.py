@@ -16,7 +16,7 @@ from app.auth.models import User
 from app.db import utcnow
 from app.images.duplicates import count_groups
 from app.images.models import Image, ImageStatus
-from app.insights import quality_counts
+from app.insights import label_issues, outliers
 from app.insights.overview_schemas import (
     AnnotatorDays,
     ClassBalance,
@@ -34,6 +34,7 @@ from app.labeling.overlap import open_disputes
 from app.projects.models import Project
 from app.taxonomy.service import load_tree
 from app.training import curve
+from app.training.metrics import RunMetrics, read
 from app.training.models import Scoring, TrainingRun
 from app.training.service import latest_models, measured_runs
 
@@ -168,10 +169,22 @@ def per_day(session: Session, project: Project, now: datetime) -> PerDay:
     return PerDay(days=list(index), annotators=annotators)
 
 
-def runs(session: Session, project: Project) -> list[RunPoint]:
+def scores(run: TrainingRun) -> RunMetrics:
+    """A run's accuracy and macro-F1 only: reading its per-class figures and confusion
+    matrix too (``run_metrics``) costs a millisecond a run, for figures the curve skips."""
+    stored = run.metrics if isinstance(run.metrics, dict) else {}
+    return read({key: stored.get(key) for key in ("accuracy", "macro_f1")})
+
+
+def curve_runs(session: Session, project: Project) -> list[TrainingRun]:
+    """The learning curve's runs (fewest labels first)."""
+    return measured_runs(session, project.id, curve.CURVE_RUNS)
+
+
+def runs(measured: list[TrainingRun]) -> list[RunPoint]:
     out = []
-    for run in measured_runs(session, project.id, curve.CURVE_RUNS):
-        m = run.run_metrics
+    for run in measured:
+        m = scores(run)
         if m.accuracy is not None and m.macro_f1 is not None:
             out.append(
                 RunPoint(
@@ -228,21 +241,27 @@ def queue(session: Session, project: Project) -> Ranking:
 
 def quality(session: Session, project: Project) -> Quality:
     return Quality(
-        label_issues=quality_counts.label_issues(session, project.id),
-        odd_pictures=quality_counts.odd_pictures(session, project.id),
+        label_issues=label_issues.count_flagged(session, project.id),
+        odd_pictures=outliers.count_flagged(session, project.id),
         disagreements=open_disputes(session, project.id),
         duplicate_groups=count_groups(session, project.id),
     )
 
 
-def stats(session: Session, project: Project, now: datetime | None = None) -> ProjectStats:
+def stats(
+    session: Session,
+    project: Project,
+    now: datetime | None = None,
+    measured: list[TrainingRun] | None = None,
+) -> ProjectStats:
+    """Every figure; ``measured`` is the curve's runs when the caller has read them."""
     now = now or utcnow()
     newest_two = latest_models(session, project.id, 2)
     return ProjectStats(
         progress=progress(session, project, now),
         classes=classes(session, project, newest_two[0] if newest_two else None),
         per_day=per_day(session, project, now),
-        runs=runs(session, project),
+        runs=runs(curve_runs(session, project) if measured is None else measured),
         quality=quality(session, project),
         model=model(newest_two),
         queue=queue(session, project),

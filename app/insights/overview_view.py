@@ -19,7 +19,6 @@ from app.projects.models import Project
 from app.training import curve as learning_curve
 from app.training.formats import signed
 from app.training.models import ACTIVE_STATUSES, TrainingRun
-from app.training.service import measured_runs
 
 SERIES = 6  # annotators drawn in their own colour; the rest share "others"
 DAY_W, DAY_H, DAY_LEFT, DAY_BOTTOM, DAY_TOP = 320, 150, 30, 22, 8
@@ -165,15 +164,27 @@ def _active_run(session: Session, project: Project) -> ActiveRun | None:
     return ActiveRun(run.id, run.status.value, run.phase, round(100 * run.progress))
 
 
+def _slim(run: TrainingRun) -> TrainingRun:
+    """The run as the curve reads it (id, labels, level, the two scores), unattached:
+    its full metrics (per class, the confusion matrix) are not parsed for a line."""
+    return TrainingRun(
+        id=run.id,
+        label_count=run.label_count,
+        level=run.level,
+        metrics=overview.scores(run).stored(),
+    )
+
+
 def build(session: Session, project: Project) -> Overview:
-    stats = overview.stats(session, project)
+    measured = overview.curve_runs(session, project)
+    stats = overview.stats(session, project, measured=measured)
     model = stats.model
     return Overview(
         stats=stats,
         progress=_progress(stats),
         classes=_class_tree(stats.classes),
         days=_days(stats),
-        curve=learning_curve.curve(measured_runs(session, project.id, learning_curve.CURVE_RUNS)),
+        curve=learning_curve.curve([_slim(run) for run in measured]),
         accuracy_change=signed(model.accuracy_change) if model and model.previous_run_id else None,
         macro_f1_change=signed(model.macro_f1_change) if model and model.previous_run_id else None,
         active_run=_active_run(session, project),
