@@ -116,7 +116,7 @@ def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) 
     jobs.succeed(session, run, progress.owner, str(device))
     # After the run is done: the suggestions and the queue already use the new model,
     # and writing the TorchScript and ONNX files takes longer than the training itself.
-    _export(ctx, run, result.module(), [name for _, name in data.classes])
+    _export(ctx, run, result.module(), result.column_ids, dict(data.classes))
 
 
 def _go(progress: Progress, fraction: float) -> bool:
@@ -147,6 +147,9 @@ class Result:
     # rows in ``samples`` order, columns in the run's class order; None when the mode
     # has none (fine-tuning holds out one split: the insights fit a probe instead).
     oof_probabilities: np.ndarray | None = None
+    # The exported module's output columns, as category ids: the classes sorted by id
+    # (the estimators' order), not the run's class order, which is sorted by name.
+    column_ids: Sequence[int] = ()
 
 
 def _linear(
@@ -200,6 +203,7 @@ def _linear(
         metrics=metrics,
         samples=samples,
         predict_all=predict_all,
+        column_ids=[int(c) for c in model.classes],
         module=lambda: export.linear_classifier(run.backbone, model, device=torch.device("cpu")),
         used=len(keep),
         report={
@@ -270,6 +274,7 @@ def _finetune(
         metrics=metrics,
         samples=samples,
         predict_all=predict_all,
+        column_ids=[int(c) for c in trained.classes],
         module=lambda: export.with_softmax(trained.model.cpu()),
         used=len(data.image_ids),
         report={"evaluation": f"held-out split ({len(trained.val_index)} images)"},
@@ -278,7 +283,11 @@ def _finetune(
 
 
 def _export(
-    ctx: WorkerContext, run: TrainingRun, module: torch.nn.Module, names: list[str]
+    ctx: WorkerContext,
+    run: TrainingRun,
+    module: torch.nn.Module,
+    column_ids: Sequence[int],
+    names: dict[int, str],
 ) -> None:
     folder = service.run_dir(ctx.settings, run.id)
     # Written aside and renamed into place: a download never sees half a model.
@@ -289,7 +298,8 @@ def _export(
     module.eval()
     export.export_torchscript(module, staging / "model.pt", spec)
     export.export_onnx(module, staging / "model.onnx", spec)
-    meta = export.preprocessing_json(spec, names)
+    meta = export.preprocessing_json(spec, [names[cid] for cid in column_ids])
+    meta["category_ids"] = list(column_ids)
     (staging / "model.json").write_text(json.dumps({"run_id": run.id, **meta}, indent=2))
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
