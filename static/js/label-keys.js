@@ -16,6 +16,18 @@ window.CuratorLabelKeys = {
     }
     const anyOpen = () => dialogs.some((d) => d.open);
 
+    // "Skip to the choices" (the page's first link): a keyboard user is one Tab and
+    // Enter from the first choice on screen, past the header and the toolbar.
+    const skipLink = document.querySelector("[data-skip-choices]");
+    if (skipLink) {
+      skipLink.addEventListener("click", (event) => {
+        const first = actions.firstChoice();
+        if (!first) return; // no choices: the link goes to the section as any link would
+        event.preventDefault();
+        first.focus();
+      });
+    }
+
     // Zoom: hold the mouse button on the image, or + to toggle.
     stage.addEventListener("pointerdown", (event) => {
       const box = stage.getBoundingClientRect();

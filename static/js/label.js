@@ -342,6 +342,7 @@
         return Boolean(target);
       },
       choose: (category) => choose(category),
+      firstChoice: () => [...tree.buttons.values()].find((b) => !b.closest("li").hidden),
       keep: () => reviewed(review.keep(shown())),
       outOfScope: () => reviewed(review.outOfScope(shown())),
     },
