@@ -19,6 +19,7 @@ from app.web.forms import FormError, parse_id
 SORTS: tuple[str, ...] = get_args(service.Sort)
 STATUSES = ("all", *(s.value for s in ImageStatus))
 MAX_LIST = 1000  # characters of a ``list`` parameter: a gallery URL's query is far shorter
+MAX_SEARCH = 100  # characters of a filename search
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class GalleryQuery:
     min_conf: int | None = None
     max_conf: int | None = None
     disagrees: bool = False
+    q: str = ""  # part of the filename, any case
 
     @classmethod
     def parse(
@@ -53,6 +55,7 @@ class GalleryQuery:
         min_conf: str = "",
         max_conf: str = "",
         disagrees: str = "",
+        q: str = "",
     ) -> GalleryQuery:
         status = status.strip() or "all"
         if status not in STATUSES:
@@ -64,6 +67,11 @@ class GalleryQuery:
         high = parse_percent("Confidence to", max_conf)
         if low is not None and high is not None and low > high:
             raise FormError(f"Confidence: from {low}% is above to {high}%; nothing could match.")
+        q = q.strip()
+        if len(q) > MAX_SEARCH or any(ord(ch) < 32 for ch in q):
+            raise FormError(
+                f"Filename: at most {MAX_SEARCH} printable characters; shorten the search."
+            )
         return cls(
             status=status,
             category=parse_id("Category", category),
@@ -76,6 +84,7 @@ class GalleryQuery:
             min_conf=low,
             max_conf=high,
             disagrees=parse_flag(disagrees),
+            q=q,
         )
 
     @classmethod
@@ -91,7 +100,7 @@ class GalleryQuery:
         return cls.parse(
             get("status"), get("category"), get("batch"), get("group"), get("near"),
             get("sort"), "1", get("predicted"), get("min_conf"), get("max_conf"),
-            get("disagrees"),
+            get("disagrees"), get("q"),
         )  # fmt: skip
 
     def image_filter(self) -> service.ImageFilter:
@@ -109,6 +118,8 @@ class GalleryQuery:
     def params(self) -> dict[str, str]:
         """The non-default parameters, in a stable order: short, shareable URLs."""
         out: dict[str, str] = {}
+        if self.q:
+            out["q"] = self.q
         if self.status != "all":
             out["status"] = self.status
         if self.category is not None:

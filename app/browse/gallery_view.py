@@ -12,7 +12,7 @@ from app.browse.gallery_query import GalleryQuery
 from app.browse.tiles import model_tiles
 from app.images import service
 from app.images.labels_view import CategoryOption, Tile, labels_of
-from app.images.models import ImageStatus, ImportBatch
+from app.images.models import Image, ImageStatus, ImportBatch
 from app.projects.models import Project
 from app.training import prediction_queries
 from app.training.models import TrainingRun
@@ -64,8 +64,13 @@ def gallery(session: Session, project: Project, query: GalleryQuery) -> Gallery:
 def prediction_extra(
     session: Session, project: Project, query: GalleryQuery, run: TrainingRun | None
 ) -> list[ColumnElement[bool]]:
-    """The gallery's prediction filters as conditions on images (none when unused)."""
+    """The gallery's filename search and prediction filters as conditions on images."""
+    where: list[ColumnElement[bool]] = []
+    if query.q:
+        # autoescape: a % or _ typed in the box is that character, not a wildcard. The
+        # match reads the (project_id, filename) index, never the image rows themselves.
+        where.append(Image.filename.icontains(query.q, autoescape=True))
     wanted = query.prediction_filter()
-    if not wanted.active:
-        return []
-    return [prediction_queries.image_condition(session, project, run, wanted)]
+    if wanted.active:
+        where.append(prediction_queries.image_condition(session, project, run, wanted))
+    return where

@@ -42,10 +42,22 @@ def gallery_page(
     min_conf: Param = "",
     max_conf: Param = "",
     disagrees: Param = "",
+    q: Param = "",
 ) -> Response:
     project = projects.get_project(session, user, project_id)
     query = GalleryQuery.parse(
-        status, category, batch, group, near, sort, page, predicted, min_conf, max_conf, disagrees
+        status,
+        category,
+        batch,
+        group,
+        near,
+        sort,
+        page,
+        predicted,
+        min_conf,
+        max_conf,
+        disagrees,
+        q,
     )
     context = {
         "project": project,
