@@ -20,7 +20,7 @@ from app.training import compare, predictions, run_report, section, service
 from app.training.formats import MODE_LABELS, level_text
 from app.training.models import TrainingRun
 from app.validation import Id
-from app.web.forms import FormError, parse_form_id
+from app.web.forms import parse_form_id
 from app.web.templates import render
 
 router = APIRouter()
@@ -43,7 +43,12 @@ def compare_page(
     project = projects.get_project(session, user, project_id)
     if run is not None and not (a or b):
         if len(run) != 2:
-            raise FormError(f"Tick exactly two runs to compare; you ticked {len(run)}.")
+            # A page of its own, not the generic error page: it leads back to the runs.
+            message = f"Tick exactly two runs to compare; you ticked {len(run)}."
+            context = {"project": project, "message": message}
+            return render(
+                request, "training/compare_pick.html", context, user=user, status_code=400
+            )
         first, second = sorted(parse_form_id("Run", r[:40]) for r in run)
         target = f"/projects/{project.id}/runs/compare?a={first}&b={second}"
         return RedirectResponse(target, status_code=303)
