@@ -34,6 +34,7 @@ from app.labeling.overlap import open_disputes
 from app.projects.models import Project
 from app.taxonomy.service import load_tree
 from app.training import curve
+from app.training.formats import ranking_text
 from app.training.metrics import RunMetrics, read
 from app.training.models import Scoring, TrainingRun
 from app.training.service import latest_models, measured_runs
@@ -216,15 +217,6 @@ def model(newest_two: list[TrainingRun]) -> ModelSummary | None:
         accuracy_change=_difference(before.accuracy, now.accuracy) if before else None,
         macro_f1_change=_difference(before.macro_f1, now.macro_f1) if before else None,
     )
-
-
-def ranking_text(strategy: str, concrete: str | None, run_id: int | None) -> str:
-    """ "margin · run #5": the strategy (with what it ran as, when that differs) and the
-    model that ranked the queue; the same words on every page that shows it."""
-    if concrete is None:
-        return f"{strategy} · not ranked yet (images in upload order)"
-    name = strategy if concrete == strategy else f"{strategy} ({concrete})"
-    return f"{name} · run #{run_id}" if run_id is not None else f"{name} · before any model"
 
 
 def queue(session: Session, project: Project) -> Ranking:

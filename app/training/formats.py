@@ -69,3 +69,16 @@ def signed(value: float | None) -> str:
 def change(a: float | None, b: float | None) -> str | None:
     """From ``a`` to ``b``, signed; ``None`` when either is missing."""
     return None if a is None or b is None else signed(b - a)
+
+
+def ranking_name(strategy: str, concrete: str) -> str:
+    """The strategy, with what it ran as when that differs: "default (typiclust)"."""
+    return strategy if concrete == strategy else f"{strategy} ({concrete})"
+
+
+def ranking_text(strategy: str, concrete: str | None, run_id: int | None) -> str:
+    """What ranks the queue, in the words every page uses: "margin · run #5"."""
+    if concrete is None:
+        return f"{strategy} · not ranked yet (images in upload order)"
+    name = ranking_name(strategy, concrete)
+    return f"{name} · run #{run_id}" if run_id is not None else f"{name} · before any model"

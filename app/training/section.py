@@ -14,7 +14,15 @@ from app.projects.choices import BACKBONE_LABELS, BACKBONES
 from app.projects.models import Project
 from app.taxonomy.service import load_tree
 from app.training import ranks
-from app.training.formats import MODE_SHORT, ago, change, duration, param_label, score
+from app.training.formats import (
+    MODE_SHORT,
+    ago,
+    change,
+    duration,
+    param_label,
+    ranking_name,
+    score,
+)
 from app.training.models import ACTIVE_STATUSES, TrainingRun
 from app.training.schemas import RunParams
 
@@ -156,6 +164,7 @@ class Ranking:
     strategy: str
     concrete: str
     run_id: int | None
+    name: str  # the strategy and what it ran as, worded as on the overview
     pool_size: str
     seconds: str
     created_at: datetime
@@ -168,6 +177,7 @@ def rankings(session: Session, project_id: int, now: datetime | None = None) -> 
             strategy=s.strategy,
             concrete=s.concrete,
             run_id=s.run_id,
+            name=ranking_name(s.strategy, s.concrete),
             pool_size=f"{s.pool_size:,}",
             seconds=f"{s.seconds:.1f} s",
             created_at=s.created_at,

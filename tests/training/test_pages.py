@@ -204,7 +204,7 @@ def test_the_queue_ranking_names_its_strategy_run_and_age(
     db.commit()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", section(web, s.pid)))
     assert (
-        f"Queue ranked by typiclust (strategy: default) from run #{run.id}: 9,812 images in "
+        f"Queue ranked by default (typiclust) · run #{run.id}: 9,812 images in "
         "0.4 s, 3 min ago." in text
     )
 
