@@ -97,8 +97,9 @@
       item.bar.max = 1;
       item.bar.value = 1;
       if (status === 202 && data && data.job) {
-        run.jobs.push({ filename: item.file.name, id: data.job.id });
-        item.state.textContent = `queued as import #${data.job.id}`;
+        const job = { filename: item.file.name, id: Number(data.job.id), text: "", views: [item.state] };
+        run.jobs.push(job);
+        follow(job);
       } else if (status >= 200 && status < 300 && data) {
         const imported = data.imported || [];
         const duplicates = data.duplicates || [];
@@ -122,6 +123,42 @@
       item.row.classList.add(item.state.textContent.startsWith("error") ? "failed" : "done");
       active -= 1;
       pump();
+    };
+
+    // A background import: its row and its summary line follow it until it ends, then
+    // the counts (the Gallery badge) and the imports list refresh, without a reload.
+    const FOLLOW_MS = [1000, 1000, 2000, 3000, 5000]; // then every 5 s
+    const jobText = (data) => {
+      if (!data || data.status === "queued") return "queued";
+      if (data.status === "succeeded") {
+        return `done: ${data.imported} imported, ${plural(data.duplicates, "duplicate", "duplicates")}, ${plural(data.errors, "error", "errors")}`;
+      }
+      if (data.status === "failed") return `failed: ${data.error || "see the import's page"}`;
+      return `running: ${data.total ? `${data.processed}/${data.total}` : data.processed} files`;
+    };
+    const showJob = (job, data) => {
+      job.text = jobText(data);
+      for (const view of job.views) view.textContent = view === job.views[0] ? `import #${job.id} ${job.text}` : job.text;
+    };
+    const follow = async (job) => {
+      showJob(job, null);
+      for (let attempt = 0; ; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS[Math.min(attempt, FOLLOW_MS.length - 1)]));
+        let data = null;
+        try {
+          const response = await fetch(`/api/v1/imports/${job.id}`, { headers: { Accept: "application/json" } });
+          if (response.status === 404 || response.status === 403) return; // gone, or no longer ours
+          if (response.ok) data = await response.json();
+        } catch {
+          data = null; // the server is unreachable for now: ask again
+        }
+        if (!data) continue;
+        showJob(job, data);
+        if (data.status === "succeeded" || data.status === "failed") {
+          document.body.dispatchEvent(new CustomEvent("imports-changed"));
+          return;
+        }
+      }
     };
 
     const section = (title, items, render) => {
@@ -166,8 +203,10 @@
         }),
         section("Background imports", jobs, (j) => {
           const li = make("li");
-          li.append(make("span", j.filename, { class: "filename" }), ": queued as ");
-          li.append(link(`/imports/${Number(j.id)}`, `import #${Number(j.id)}`));
+          const state = make("span", j.text);
+          j.views.push(state);
+          li.append(make("span", j.filename, { class: "filename" }), ": ");
+          li.append(link(`/imports/${Number(j.id)}`, `import #${Number(j.id)}`), " ", state);
           return li;
         }),
       ];
