@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.images.examples import Examples, examples_by_category
 from app.labeling.category_labels import Counts, labeled_category_ids, subtree_counts
 from app.projects.models import Project
-from app.taxonomy.service import PALETTE, Node, load_tree
+from app.taxonomy.service import Node, load_tree, next_colour
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def taxonomy_view(session: Session, project: Project, *, with_labeled: bool) -> 
     return TaxonomyView(
         roots,
         nodes,
-        PALETTE[len(nodes) % len(PALETTE)],
+        next_colour(tree, None),
         subtree_counts(session, project, tree),
         examples_by_category(session, list(tree.by_id)),
         labeled_category_ids(session, project) if with_labeled else set(),

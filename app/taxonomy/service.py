@@ -18,6 +18,7 @@ from app.errors import Conflict, InvalidInput, NotFound
 from app.names import find_lookalike, lookalike_hint, name_key
 from app.projects.models import Project
 from app.taxonomy.models import Category
+from app.taxonomy.palette import pick_colour
 from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
 
 # Digits first, then letters. Letters the labeling screen keeps for itself are left out:
@@ -25,11 +26,6 @@ from app.taxonomy.schemas import CategoryCreate, CategoryUpdate
 SHORTCUT_KEYS = "1234567890" + "".join(c for c in "bcdefhijklmnopqtvwxyz")
 RESERVED_KEYS = frozenset("agrsu")
 MAX_DEPTH = 20
-# Tableau 10: distinct on light and dark backgrounds, and known to colour-blind users.
-PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -151,6 +147,12 @@ def _free_shortcut(tree: Tree) -> str | None:
     return next((key for key in SHORTCUT_KEYS if key not in used), None)
 
 
+def next_colour(tree: Tree, parent_id: int | None) -> str:
+    """What a new category under ``parent_id`` gets: a colour none of its siblings has."""
+    siblings = [c.color for c in tree.children.get(parent_id, [])]
+    return pick_colour(siblings, [c.color for c in tree.by_id.values()])
+
+
 def create_category(session: Session, project: Project, new: CategoryCreate) -> Node:
     name, parent_id, shortcut = new.name, new.parent_id, new.shortcut
     check_writable(project)
@@ -167,7 +169,7 @@ def create_category(session: Session, project: Project, new: CategoryCreate) -> 
         sibling_key=sibling_key(parent_id, name),
         description=new.description,
         shortcut=shortcut or _free_shortcut(tree),
-        color=(new.color or PALETTE[len(tree.by_id) % len(PALETTE)]).lower(),
+        color=(new.color or next_colour(tree, parent_id)).lower(),
         position=max((s.position for s in siblings), default=-1) + 1,
     )
     session.add(category)
