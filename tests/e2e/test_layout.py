@@ -1,18 +1,22 @@
-"""The main screens at desktop and phone widths, light and dark: no sideways scrolling,
-contrast AA for text (4.5:1) and for the edges of form controls (3:1).
-Screenshots go to $CURATOR_E2E_SHOTS (default <tmp>/e2e-shots) to look at.
+"""The main screens at desktop and phone widths, light and dark (prefers-color-scheme:
+the app has no theme switch of its own): no sideways scrolling, contrast AA for text
+(4.5:1) and for the edges of form controls (3:1). The screens with data (the overview,
+the embedding map, the image page, the grid of a real flowers12 project with a real
+run) are also checked for clipped content, overlapping controls, covered text and
+axe-core's contrast, serious and critical findings.
+Screenshots go to $CURATOR_E2E_SHOTS (default: the pytest tmp dir's e2e-shots).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, Playwright, ViewportSize, expect
 
 from tests.e2e.flows import (
     add_category,
@@ -26,6 +30,15 @@ from tests.e2e.flows import (
     project_list,
     unique,
 )
+from tests.e2e.layout_checks import (
+    CONTRAST_JS,
+    WIDE_JS,
+    axe_findings,
+    clipped,
+    overlapping,
+    sideways,
+)
+from tests.e2e.review_world import World, build, token_api
 
 pytestmark = pytest.mark.e2e
 
@@ -38,82 +51,7 @@ VIEWPORTS: dict[str, ViewportSize] = {
     "phone": {"width": 390, "height": 844},
 }
 AA_NORMAL, AA_LARGE, AA_NON_TEXT = 4.5, 3.0, 3.0
-
-# WCAG contrast, computed in the page. Colors are composited over the first opaque
-# background up the tree. "text": every visible element with its own text, its color
-# against its background. "controls": every visible input, select, textarea and button,
-# the better of its border and its fill against what surrounds it.
-CONTRAST_JS = """
-() => {
-  const parse = (c) => {
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    if (!m) return [0, 0, 0, 0];
-    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
-    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-  };
-  const over = (top, bottom) =>
-    top.slice(0, 3).map((v, i) => v * top[3] + bottom[i] * (1 - top[3]));
-  const background = (el) => {
-    const layers = [];
-    for (let e = el; e; e = e.parentElement) {
-      const bg = parse(getComputedStyle(e).backgroundColor);
-      if (bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
-    }
-    let rgb = [255, 255, 255];
-    for (const layer of layers.reverse()) rgb = over(layer, rgb);
-    return rgb;
-  };
-  const lum = (rgb) => {
-    const [r, g, b] = rgb.map((v) => {
-      v /= 255;
-      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
-    });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-  };
-  const ratio = (a, b) => {
-    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
-    return (hi + 0.05) / (lo + 0.05);
-  };
-  const shown = (el) => {
-    const box = el.getBoundingClientRect();
-    return box.width >= 2 && box.height >= 2 && getComputedStyle(el).visibility === "visible";
-  };
-  const label = (el) => `${el.tagName} ${(el.textContent || el.name || "").trim().slice(0, 40)}`;
-  const text = [];
-  for (const el of document.querySelectorAll("body *")) {
-    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-    if (!own || !shown(el)) continue;
-    const s = getComputedStyle(el);
-    const bg = background(el);
-    const size = parseFloat(s.fontSize);
-    const large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
-    text.push({ what: label(el), ratio: ratio(over(parse(s.color), bg), bg), large });
-  }
-  const controls = [];
-  const fields = "input:not([type=hidden]), select, textarea, button";
-  for (const el of document.querySelectorAll(fields)) {
-    const s = getComputedStyle(el);
-    const fill = parse(s.backgroundColor);
-    const edge = parseFloat(s.borderTopWidth) > 0 ? parse(s.borderTopColor) : [0, 0, 0, 0];
-    // A control drawn as plain text (a link-style button) is judged as text above.
-    if (!shown(el) || (fill[3] === 0 && edge[3] === 0)) continue;
-    const around = background(el.parentElement);
-    const best = Math.max(ratio(over(edge, around), around), ratio(over(fill, around), around));
-    controls.push({ what: label(el), ratio: best });
-  }
-  return { text, controls };
-}
-"""
-
-
-# What sticks out past the viewport, to name the culprit when the page scrolls sideways.
-WIDE_JS = """
-() => [...document.querySelectorAll("body *")]
-  .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
-  .filter((el) => !el.closest(".table-scroll, .chart-scroll"))
-  .slice(0, 6)
-  .map((el) => `${el.tagName.toLowerCase()}.${el.className}: ${el.textContent.trim().slice(0, 30)}`)
-"""
+MAP_TIMEOUT_S = 300.0  # the worker embeds and lays out the photos after the run
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +77,8 @@ def populated(browser: Browser, base_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def shots_dir() -> Path:
-    default = Path(tempfile.gettempdir()) / "e2e-shots"
+def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    default = tmp_path_factory.getbasetemp() / "e2e-shots"
     path = Path(os.environ.get("CURATOR_E2E_SHOTS", default))
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -170,7 +108,7 @@ def screen(
 
 def check_and_shoot(page: Page, shots_dir: Path, name: str) -> None:
     page.screenshot(path=shots_dir / f"{name}.png", full_page=True)
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    overflow = sideways(page)
     wide = page.evaluate(WIDE_JS) if overflow > 0 else []
     assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px: {wide}"
     found = page.evaluate(CONTRAST_JS)
@@ -228,3 +166,92 @@ def test_main_screens_fit_and_are_readable(
     page.get_by_text("Edit glass/wine glass", exact=True).click()
     expect(page.get_by_role("form", name="Edit glass/wine glass")).to_be_visible()
     check_and_shoot(page, shots_dir, f"taxonomy-{tag}")
+
+
+# ---- the screens with data: a real flowers12 project, a real run, its map ----------------
+
+SCREENS = ("overview", "map", "image", "grid")
+CHECKS = ("sideways", "clipped", "overlaps", "covered", "axe")
+# (screen, check, viewport or None for both) -> the defect; xfail(strict) until fixed.
+KNOWN: dict[tuple[str, str, str | None], str] = {
+    ("map", "clipped", None): "map.js sizes its canvases from the stage's border box "
+    "(getBoundingClientRect), 2px wider and taller than the bordered stage that clips them: "
+    "the map's right and bottom edge are cut off",
+}
+_measured: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+@pytest.fixture(scope="module")
+def world(playwright: Playwright, base_url: str) -> World:
+    """The review queues' project (labeled flowers12 photos, odd pictures, a linear run),
+    once the worker has placed every image on the embedding map."""
+    api = token_api(playwright, base_url)
+    try:
+        w = build(api)
+        deadline = time.monotonic() + MAP_TIMEOUT_S
+        while True:
+            placed = api.get(f"/api/v1/projects/{w.pid}/embedding-map").json()["items"]
+            if len(placed) >= len(w.filenames):
+                return w
+            assert time.monotonic() < deadline, f"the map has {len(placed)} points"
+            time.sleep(1)
+    finally:
+        api.dispose()
+
+
+def open_screen(page: Page, where: str, w: World) -> None:
+    if where == "overview":
+        page.goto(f"/projects/{w.pid}")
+        expect(page.get_by_role("heading", name="Class balance")).to_be_visible()
+    elif where == "map":
+        page.goto(f"/projects/{w.pid}/map")
+        page.wait_for_function("() => performance.getEntriesByName('map-colours').length > 0")
+    elif where == "image":
+        page.goto(f"/images/{min(w.filenames)}")
+        expect(page.get_by_role("img", name=w.filenames[min(w.filenames)])).to_be_visible()
+    else:
+        page.goto(f"/projects/{w.pid}/grid")
+        expect(page.get_by_role("img").first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+
+
+def measure(
+    browser: Browser, base_url: str, w: World, shots: Path, where: str, scheme: str, size: str
+) -> dict[str, Any]:
+    """Every check's findings on one screen (measured once for all its checks)."""
+    key = (where, scheme, size)
+    if key not in _measured:
+        options: dict[str, Any] = {"color_scheme": scheme, "viewport": VIEWPORTS[size]}
+        context = browser.new_context(base_url=base_url, **options)
+        try:
+            page = context.new_page()
+            log_in(page)
+            open_screen(page, where, w)
+            page.screenshot(path=shots / f"{where}-{size}-{scheme}.png", full_page=True)
+            over = sideways(page)
+            found = {"sideways": [f"{over}px: {page.evaluate(WIDE_JS)}"] if over > 0 else []}
+            found |= {"clipped": clipped(page), **overlapping(page), "axe": axe_findings(page)}
+            _measured[key] = found
+        finally:
+            context.close()
+    return _measured[key]
+
+
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("where", SCREENS)
+def test_data_screens_fit_and_pass_axe(
+    request: pytest.FixtureRequest,
+    browser: Browser,
+    base_url: str,
+    world: World,
+    shots_dir: Path,
+    scheme: str,
+    viewport: str,
+    where: str,
+    check: str,
+) -> None:
+    defect = KNOWN.get((where, check, viewport)) or KNOWN.get((where, check, None))
+    if defect:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=defect))
+    found = measure(browser, base_url, world, shots_dir, where, scheme, viewport)[check]
+    assert found == [], f"{where} at {viewport}, {scheme}: {check}: {found}"
