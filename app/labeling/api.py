@@ -14,6 +14,7 @@ from app.images import service as images
 from app.images.models import Image
 from app.images.schemas import image_out
 from app.labeling import counters, decisions, duplicates, leases, overlap, service
+from app.labeling.bulk_undo import undo_bulk
 from app.labeling.models import QueueMode
 from app.labeling.next_image import next_image
 from app.labeling.review_port import ReviewQueue, review_pools
@@ -21,6 +22,7 @@ from app.labeling.schemas import (
     AnnotationOut,
     BulkDecision,
     BulkOut,
+    BulkUndo,
     Counters,
     Decision,
     Disagreement,
@@ -206,6 +208,19 @@ def bulk_annotate(
         newest = max((a.id for a in recorded.annotations), default=0)
         labels_recorded(session, celery, project, newest)
     made = [service.out(a, user.username) for a in recorded.annotations]
+    return BulkOut(created=len(made), annotations=made)
+
+
+@router.post(
+    "/projects/{project_id}/annotations/bulk/undo", status_code=201, response_model=BulkOut
+)
+def bulk_undo(project_id: Id, body: BulkUndo, session: SessionDep, user: ApiUser) -> BulkOut:
+    """Undo the caller's bulk action sent with this Idempotency-Key, as one step."""
+    project = projects.get_project(session, user, project_id)
+    made = [
+        service.out(a, user.username)
+        for a in undo_bulk(session, user, project, body.idempotency_key)
+    ]
     return BulkOut(created=len(made), annotations=made)
 
 

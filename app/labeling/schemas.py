@@ -132,3 +132,11 @@ class KeepOne(BaseModel):
 class KeepResult(BaseModel):
     kept: int
     rejected: int
+
+
+class BulkUndo(BaseModel):
+    """Which bulk action to undo: the Idempotency-Key it was sent with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)]

@@ -92,6 +92,21 @@ def _labeled_first(w: World, who: str) -> dict[str, int]:
     return {}
 
 
+_BULK_KEYS = itertools.count(1)
+_bulk_key: dict[str, str] = {}
+
+
+def _bulk_first(w: World, who: str) -> dict[str, int]:
+    """A bulk undo needs a bulk action of the caller's own, named by its key."""
+    _bulk_key["key"] = f"role-bulk-{next(_BULK_KEYS)}"
+    if who in ("labeler", "manager", "admin"):
+        url = f"/api/v1/projects/{w.ids['project_id']}/annotations/bulk"
+        body = {"image_ids": [w.ids["image_id"]], "category_id": w.ids["category_id"]}
+        headers = {"Idempotency-Key": _bulk_key["key"]}
+        w.caller(who).api.post(url, json=body, headers=headers)
+    return {}
+
+
 _SEEDS = itertools.count(1000)
 
 
@@ -177,6 +192,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/projects/{project_id}/undo"): Row("member", fresh=_labeled_first),
     ("POST", "/api/v1/projects/{project_id}/annotations/bulk"): Row(
         "member", json=lambda w: {"image_ids": [w.ids["image_id"]], "rejected": True}
+    ),
+    ("POST", "/api/v1/projects/{project_id}/annotations/bulk/undo"): Row(
+        "member", fresh=_bulk_first, json=lambda _w: {"idempotency_key": _bulk_key["key"]}
     ),
     ("POST", "/api/v1/projects/{project_id}/duplicate-groups/{group_id}/keep"): Row(
         "member", json=KEEP
