@@ -198,6 +198,14 @@ def _use(page: Page, route: str) -> None:
         # A confusion-matrix cell opens its images in a panel through htmx.
         page.get_by_role("link", name=re.compile(r"^\d+ labeled ")).first.click()
         expect(page.locator("#cell-panel")).not_to_be_empty()
+    elif route == "/projects/{project_id}/taxonomy":
+        # The tree editor drew the tree from the API; a rename opens in place and is cancelled.
+        tree = page.get_by_role("tree", name="Category tree editor")
+        tree.get_by_role("treeitem").first.focus()
+        page.keyboard.press("Enter")
+        expect(tree.get_by_role("textbox")).to_be_focused()
+        page.keyboard.press("Escape")
+        expect(tree.get_by_role("textbox")).to_have_count(0)
     elif route == "/docs":
         # Swagger UI started (from static/js/docs.js) and drew the schema.
         expect(page.get_by_text("/api/v1/health").first).to_be_visible()
