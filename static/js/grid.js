@@ -67,23 +67,24 @@
 
   // One action, one Idempotency-Key: a network failure or a 5xx is retried with the same
   // key, so a request that did reach the server is never stored twice.
-  const send = (ids, body) => {
-    const key = window.Curator.uuid();
-    return window.Curator.retry(
+  const post = (url, body, key) =>
+    window.Curator.retry(
       () =>
-        fetch(`/api/v1/projects/${pid}/annotations/bulk`, {
+        fetch(url, {
           method: "POST",
           headers: {
             Accept: "application/json",
             "Content-Type": "application/json",
             "X-CSRF-Token": csrfToken(),
-            "Idempotency-Key": key,
+            ...(key ? { "Idempotency-Key": key } : {}),
           },
-          body: JSON.stringify({ image_ids: ids, ...body }),
+          body: JSON.stringify(body),
         }),
       RETRIES,
     );
-  };
+
+  // The last bulk action, by the key it was sent with: U takes it back as one step.
+  let last = null;
 
   const bulk = async (body, done) => {
     const chosen = selected();
@@ -92,12 +93,24 @@
       return;
     }
     const ids = chosen.map((t) => Number(t.dataset.imageId));
+    const key = window.Curator.uuid();
+    const data = await call(`/api/v1/projects/${pid}/annotations/bulk`, { image_ids: ids, ...body }, key,
+      "The server could not be reached; the selection may not be labeled. Check the connection and try again.");
+    if (!data) return;
+    const n = typeof data.created === "number" ? data.created : ids.length;
+    last = { key, done, n };
+    await reload();
+    say(`${done} ${n} image${n === 1 ? "" : "s"} · U to undo`);
+  };
+
+  // One request; its JSON, or null once the failure has been shown.
+  const call = async (url, body, key, unreachable) => {
     let response;
     try {
-      response = await send(ids, body);
+      response = await post(url, body, key);
     } catch {
-      fail("The server could not be reached; the selection may not be labeled. Check the connection and try again.");
-      return;
+      fail(unreachable);
+      return null;
     }
     let data = null;
     try {
@@ -107,11 +120,26 @@
     }
     if (!response.ok) {
       fail(data && typeof data.detail === "string" ? data.detail : `The server answered ${response.status}.`);
+      return null;
+    }
+    return data || {};
+  };
+
+  const undo = async () => {
+    if (!last) {
+      fail("Nothing to undo: U takes back the last bulk label or reject made on this page.");
       return;
     }
-    const n = data && typeof data.created === "number" ? data.created : ids.length;
+    const action = last;
+    last = null;
+    const data = await call(`/api/v1/projects/${pid}/annotations/bulk/undo`, { idempotency_key: action.key }, null,
+      "The server could not be reached; nothing was undone. Check the connection and press U again.");
+    if (!data) {
+      last = action;
+      return;
+    }
     await reload();
-    say(`${done} ${n} image${n === 1 ? "" : "s"}`);
+    say(`Undone: ${action.n} image${action.n === 1 ? "" : "s"} have their previous labels back`);
   };
 
   // The page's tiles and counts again, from the server, in place.
@@ -139,7 +167,16 @@
   for (const button of root.querySelectorAll("[data-category]")) {
     button.addEventListener("click", () => label(byId.get(Number(button.dataset.category))));
   }
+  const picker = $("[data-category-picker]");
+  if (picker) {
+    picker.addEventListener("change", () => {
+      const category = byId.get(Number(picker.value));
+      picker.value = "";
+      if (category) label(category);
+    });
+  }
   $("[data-select-all]").addEventListener("click", selectAll);
+  $("[data-undo]").addEventListener("click", undo);
   $("[data-clear]").addEventListener("click", clear);
 
   // The reason picker, as on the labeling screen.
@@ -171,6 +208,7 @@
     if (key === "a") selectAll();
     else if (key === "Escape") clear();
     else if (key === "r") openReasons();
+    else if (key === "u") undo();
     else if (byKey.has(key)) label(byKey.get(key));
     else handled = false;
     if (handled) event.preventDefault();
