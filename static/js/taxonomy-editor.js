@@ -44,6 +44,7 @@
     tree = T.model(answer.data);
     T.draw(root, tree, collapsed);
     root.tabIndex = tree.byId.size ? -1 : 0; // an empty tree still takes focus, for C and N
+    rootDrop.hidden = tree.byId.size === 0;
     if (cut !== null && !tree.byId.has(cut)) cut = null;
     if (cut !== null) T.find(root, cut).classList.add("te-cut");
     if (focus !== undefined && focus !== null) focusId(focus);
@@ -152,7 +153,8 @@
           { focus: () => nextId ?? 0, message: () => `Deleted ${path}.` },
           (detail) => {
             stopEditing();
-            T.showError(T.rowOf(li), detail);
+            // The API's answer names its parameters; here the choice is made in the list's form.
+            T.showError(T.rowOf(li), detail.replace(/ Choose where they go:.*$/, " Choose where they go in its Edit form, in the list below."));
             T.focusItem(root, li);
           },
         ),
