@@ -336,3 +336,22 @@ def test_enter_in_the_review_queue_takes_the_suggested_leaf(page: Page, trained:
     page.keyboard.press("Enter")
     expect(page.get_by_label("Session counter")).to_contain_text("1 done")
     assert _stored(page, iid, len(history) + 1)["category_id"] == leaf
+
+
+def test_only_the_shown_images_confidence_is_on_screen(page: Page, trained: Trained) -> None:
+    """Issue 14: "lily-valley 25%" of an earlier image stayed beside the suggested
+    "bluebell 20%": hidden confidence spans kept their display:inline-flex."""
+    t = trained
+    screen = _labeling(page, t, mode="review")
+    percents = screen.choices.get_by_text(re.compile(r"^\d+%$"))
+    seen: dict[int | None, set[int]] = {}  # family -> suggested species, so far
+    for _ in range(12):
+        iid, leaf = screen.shown(t)
+        seen.setdefault(t.parents[leaf], set()).add(leaf)
+        expect(percents.filter(visible=True)).to_have_count(1)
+        suggested = screen.choices.get_by_role("button", name=re.compile("suggested"))
+        expect(suggested.get_by_text(re.compile(r"^\d+%$"))).to_be_visible()
+        page.keyboard.press("s")
+        expect(screen.image).not_to_have_attribute("alt", _filename(t, iid))
+    # The check above means something only once two siblings have been suggested.
+    assert any(len(leaves) > 1 for leaves in seen.values()), seen
