@@ -3,10 +3,12 @@ from the keyboard and by drag and drop, with no page load; the API reads the tre
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import pytest
+from PIL import Image as PILImage
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.flows import create_project, log_in, open_taxonomy, unique
@@ -264,6 +266,29 @@ def test_the_editor_shows_an_imported_tree_and_keeps_the_forms(page: Page) -> No
     expect(page.get_by_role("main").get_by_role("img")).to_have_count(0)
     assert ed.paths()[-1] == f"cup/{hostile}"
     assert dialogs == []
+
+    # A category that labels point at: the editor sends the choice of their home to its form.
+    csrf = {"X-CSRF-Token": page.evaluate("window.Curator.csrfToken()")}
+    png = io.BytesIO()
+    PILImage.new("RGB", (24, 24), (200, 60, 40)).save(png, "PNG")
+    files = {"name": "mug.png", "mimeType": "image/png", "buffer": png.getvalue()}
+    added = page.request.post(
+        f"/api/v1/projects/{ed.pid}/images?mode=sync", multipart={"files": files}, headers=csrf
+    )
+    assert added.ok, added.text()
+    image = page.request.get(f"/api/v1/projects/{ed.pid}/images").json()["items"][0]
+    mug = next(c["id"] for c in ed.api() if c["name"] == "mug")
+    labeled = page.request.post(
+        f"/api/v1/images/{image['id']}/annotations", data={"category_id": mug}, headers=csrf
+    )
+    assert labeled.status == 201, labeled.text()
+    ed.go_to("mug")
+    ed.press("Delete")
+    ed.press("Enter")
+    expect(ed.tree.get_by_role("alert")).to_contain_text(
+        "Choose where they go in its Edit form, in the list below."
+    )
+    assert "cup/mug" in ed.paths()
     # The form still adds a category without the editor (a full page load).
     form = page.get_by_role("form", name="Add a category")
     form.get_by_label("Name", exact=True).fill("bowl")
