@@ -141,6 +141,7 @@ def queue_next(
         height=served.image.height,
         suggestion=suggestion,
         ranking=follow,
+        ranking_text=state.ranking_text,
         lease_expires_at=served.lease_expires_at,
         mode=mode,
         strategy=strategy,

@@ -102,6 +102,9 @@ class QueueItem(BaseModel):
     suggestion: Suggestion | None = None
     # The active-learning strategy whose ranking served this image; None: sequential.
     ranking: str | None = None
+    # What ranks the queue, worded as on every page ("margin · run #5"); the screen shows
+    # it while the queue follows a ranking (strategy "active").
+    ranking_text: str | None = None
     lease_expires_at: datetime
     mode: QueueMode
     strategy: QueueOrder

@@ -21,7 +21,7 @@ from app.projects import service as projects
 from app.projects.models import Project
 from app.settings_dep import CeleryDep
 from app.training import curve, run_pages, section, service
-from app.training.formats import MODE_LABELS, level_text
+from app.training.formats import MODE_LABELS, level_text, ranking_text
 from app.training.schemas import RunCreate, RunParams
 from app.validation import Id
 from app.web.flash import flash
@@ -75,7 +75,14 @@ def _runs_context(
         "rows": rows,
         "active": any(r.active for r in rows),
         "latest": section.latest(service.latest_models(session, project.id, 2)),
-        "rankings": section.rankings(session, project.id),
+        # Only the ranking the queue follows: other strategies' (a labeler's own pick)
+        # read as a second, conflicting "Queue ranked by" line.
+        "rankings": [
+            r
+            for r in section.rankings(session, project.id)
+            if r.strategy == project.default_strategy
+        ],
+        "unranked": ranking_text(project.default_strategy, None, None),
         "curve": curve.curve(service.measured_runs(session, project.id, curve.CURVE_RUNS)),
         "here": here,
     }

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from celery import Celery
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.images.models import Image
@@ -18,6 +18,7 @@ from app.projects.models import Project
 from app.task_names import QUEUE_OF, SCORE
 from app.tasks import enqueue_after_commit
 from app.training import predictions
+from app.training.formats import ranking_text
 from app.training.models import Prediction, QueueRank, Scoring
 from app.training.predictions import Suggestion
 from app.training.service import latest_model, latest_model_id
@@ -29,18 +30,25 @@ class TrainingState:
 
     ranking: str | None  # the strategy whose ranking the queue follows; None: no ranking
     model_run_id: int | None  # the newest run that succeeded: the suggestions' model
+    # What ranks the queue in the words every page uses ("margin · run #5"), for the
+    # labeling screen's header; it names the strategy asked for while none is scored.
+    ranking_text: str
 
 
 def training_state(session: Session, project: Project, wanted: str | None) -> TrainingState:
     """The ranking to follow (the one asked for if it has been scored, else the
     project's default if scored, else none) and the newest model, in one round trip."""
     choices = [s for s in dict.fromkeys((wanted, project.default_strategy)) if s]
-    scored = [
-        exists().where(Scoring.project_id == project.id, Scoring.strategy == s) for s in choices
-    ]
-    row = session.execute(select(latest_model_id(project.id), *scored)).one()
-    follow = next((s for s, done in zip(choices, row[1:], strict=True) if done), None)
-    return TrainingState(ranking=follow, model_run_id=row[0])
+    columns = []
+    for s in choices:
+        one = (Scoring.project_id == project.id) & (Scoring.strategy == s)
+        columns.append(select(Scoring.concrete).where(one).scalar_subquery())
+        columns.append(select(Scoring.run_id).where(one).scalar_subquery())
+    row = session.execute(select(latest_model_id(project.id), *columns)).one()
+    scored = {s: (row[1 + 2 * i], row[2 + 2 * i]) for i, s in enumerate(choices)}
+    follow = next((s for s in choices if scored[s][0] is not None), None)
+    text = ranking_text(follow, *scored[follow]) if follow else ranking_text(choices[0], None, None)
+    return TrainingState(ranking=follow, model_run_id=row[0], ranking_text=text)
 
 
 def ranked_ids(

@@ -96,7 +96,9 @@
         }
         const { data } = item;
         if (data.mode && data.strategy) {
-          const ranked = data.ranking ? ` · ranked by ${data.ranking}` : "";
+          // The server's words for what ranks the queue, as every page has them; only
+          // "active" follows a ranking, so the other orders name none.
+          const ranked = data.strategy === "active" && data.ranking_text ? ` · ranked by ${data.ranking_text}` : "";
           queueLabel.textContent = `${data.mode} · ${data.strategy}${ranked}`;
         }
         if (typeof data.remaining === "number") remaining = data.remaining;
