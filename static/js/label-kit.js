@@ -43,5 +43,22 @@ window.CuratorLabelKit = (() => {
   const describe = (error) =>
     error instanceof ApiError ? error.detail || error.message : "The server could not be reached; check the connection.";
 
-  return { api, withRetry, describe };
+  // Resolves once the frame the screen is drawing has been painted (a message posted from
+  // requestAnimationFrame runs after it). A key's network calls wait for it: starting a
+  // fetch costs a millisecond or two of script, spent after the next image is on screen
+  // rather than before. A hidden page draws no frames, hence the timer.
+  const afterPaint = () =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, 100);
+      requestAnimationFrame(() => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        channel.port2.postMessage(0);
+      });
+    });
+
+  return { api, withRetry, describe, afterPaint };
 })();

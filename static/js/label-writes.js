@@ -6,7 +6,7 @@
 window.CuratorWrites = {
   create({ pid, kit, fail }) {
     const { uuid } = window.Curator;
-    const { api, withRetry, describe } = kit;
+    const { api, withRetry, describe, afterPaint } = kit;
     let writes = Promise.resolve();
     const write = (task) => {
       writes = writes.then(task, task);
@@ -36,6 +36,7 @@ window.CuratorWrites = {
       if (body.kept) return keep(item);
       const key = uuid();
       write(async () => {
+        await afterPaint(); // the chain keeps the order: an undo still follows its label
         try {
           await withRetry(() =>
             api("POST", `/api/v1/images/${item.id}/annotations`, body, { "Idempotency-Key": key }),

@@ -117,7 +117,9 @@
     back = 0;
     current = queue.shift() || null;
     render();
-    if (queue.length < PREFETCH) fill();
+    // The refill's first fetch starts once this image is painted, not inside the key's
+    // handler (see kit.afterPaint); fill's later fetches follow their answers anyway.
+    if (queue.length < PREFETCH) kit.afterPaint().then(fill);
   };
 
   const shown = () => (back > 0 ? seen[seen.length - back] : current);
