@@ -32,7 +32,8 @@ window.CuratorTaxonomyIo = (() => {
       for (const id of ["category-list", "add-category-card"]) {
         const next = fresh.getElementById(id);
         const old = document.getElementById(id);
-        if (next && old) old.replaceWith(document.adoptNode(next));
+        // A section the user is typing in keeps what they typed; the next edit refreshes it.
+        if (next && old && !old.contains(document.activeElement)) old.replaceWith(document.adoptNode(next));
       }
     }, 400);
   };
