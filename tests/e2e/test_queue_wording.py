@@ -25,15 +25,14 @@ def _ok(response: Any) -> Any:
     return response.json()
 
 
-def _scored(page: Page, pid: int, strategy: str, ranked: bool = True) -> str:
-    """Waits until the overview names ``strategy`` (and a ranking made, if ``ranked``);
-    returns its words."""
+def _scored(page: Page, pid: int, strategy: str) -> str:
+    """Waits until the overview names a ranking made by ``strategy``; returns its words."""
     deadline = time.monotonic() + 120
     while True:
         page.goto(f"/projects/{pid}")
         words = page.get_by_role("paragraph").filter(has_text="Queue ranked by")
         text = (words.first.text_content() or "") if words.count() else ""
-        if strategy in text and (not ranked or "not ranked yet" not in text):
+        if strategy in text and "not ranked yet" not in text:
             return re.sub(r"\s+", " ", text).strip().removeprefix("Queue ranked by ").strip()
         assert time.monotonic() < deadline, f"not ranked by {strategy}: {text!r}"
         time.sleep(1)
