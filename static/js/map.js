@@ -55,9 +55,10 @@
   let nearest = null; // (x, y, radius) -> the point under the pointer, or -1
 
   const layout = () => {
-    const rect = stage.getBoundingClientRect();
-    const width = Math.max(200, Math.floor(rect.width));
-    const height = Math.max(200, Math.floor(rect.height));
+    // The space inside the stage's border: its border box is 2px larger and would clip
+    // the map's right and bottom edge.
+    const width = Math.max(200, stage.clientWidth);
+    const height = Math.max(200, stage.clientHeight);
     const dpr = Math.min(2, window.devicePixelRatio || 1);
     for (const c of [canvas, overlay]) {
       c.width = Math.round(width * dpr);

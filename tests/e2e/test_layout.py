@@ -173,11 +173,7 @@ def test_main_screens_fit_and_are_readable(
 SCREENS = ("overview", "map", "image", "grid")
 CHECKS = ("sideways", "clipped", "overlaps", "covered", "axe")
 # (screen, check, viewport or None for both) -> the defect; xfail(strict) until fixed.
-KNOWN: dict[tuple[str, str, str | None], str] = {
-    ("map", "clipped", None): "map.js sizes its canvases from the stage's border box "
-    "(getBoundingClientRect), 2px wider and taller than the bordered stage that clips them: "
-    "the map's right and bottom edge are cut off",
-}
+KNOWN: dict[tuple[str, str, str | None], str] = {}
 _measured: dict[tuple[str, str, str], dict[str, Any]] = {}
 
 
