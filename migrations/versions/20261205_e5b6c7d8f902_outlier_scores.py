@@ -1,4 +1,7 @@
-"""outlier scores (placeholder: filled in by the session that builds it)
+"""outlier scores: no schema change
+
+The outlier_scores table came with d4a5b6c7e801; this revision was reserved for extra
+columns that the scorer turned out not to need. It stays so that the chain is unchanged.
 
 Revision ID: e5b6c7d8f902
 Revises: d4a5b6c7e801
