@@ -44,6 +44,7 @@ def score_run(ctx: WorkerContext, session: Session, run: TrainingRun, data: data
         result.scores[order].tolist(),
         result.flagged[order].tolist(),
     )
+    outliers.prune(session, run.project_id, run.id)  # 100,000 rows a run: keep a few runs
     log.info(
         "run %s: scored %d pictures for oddness (%d flagged) in %.1f s",
         run.id,

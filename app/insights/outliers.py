@@ -1,21 +1,16 @@
 """A run's odd-picture scores: written by the worker, paged for the API, counted for the
-overview.
-
-Without a run named, the answers come from the project's newest run that has scores
-(rows are written in the run's own transaction before it is marked succeeded, so that
-is the newest succeeded run unless it could score nothing)."""
+overview. Which run answers, and how long its rows are kept: ``run_scores``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, NotFound
+from app.insights import run_scores
 from app.insights.models import OutlierScore
-from app.training.models import RunStatus, TrainingRun
 
 
 @dataclass(frozen=True)
@@ -32,31 +27,11 @@ class OutlierPage:
     total: int
 
 
-def newest_scored_run(session: Session, project_id: int) -> int | None:
-    return session.scalar(
-        select(func.max(OutlierScore.run_id)).where(OutlierScore.project_id == project_id)
-    )
-
-
-def _run_id(session: Session, project_id: int, run_id: int | None) -> int | None:
-    if run_id is None:
-        return newest_scored_run(session, project_id)
-    run = session.get(TrainingRun, run_id)
-    if run is None or run.project_id != project_id:
-        raise NotFound(f"No training run with id {run_id}.")
-    if run.status is not RunStatus.succeeded:
-        raise Conflict(
-            f"Training run {run_id} has {run.status.value}; only a run that succeeded "
-            "has scored its pictures."
-        )
-    return run.id
-
-
 def page(
     session: Session, project_id: int, run_id: int | None, limit: int, offset: int
 ) -> OutlierPage:
     """A run's scores, most atypical first (rank 0 first)."""
-    chosen = _run_id(session, project_id, run_id)
+    chosen = run_scores.chosen_run(session, OutlierScore, project_id, run_id, "pictures")
     if chosen is None:
         return OutlierPage(run_id=None, items=[], total=0)
     where = (OutlierScore.run_id == chosen, OutlierScore.project_id == project_id)
@@ -77,21 +52,7 @@ def page(
 
 def count_flagged(session: Session, project_id: int) -> int:
     """Flagged pictures of the newest scored run: the overview's "odd pictures" figure."""
-    newest = (
-        select(func.max(OutlierScore.run_id))
-        .where(OutlierScore.project_id == project_id)
-        .scalar_subquery()
-    )
-    count = session.scalar(
-        select(func.count())
-        .select_from(OutlierScore)
-        .where(
-            OutlierScore.run_id == newest,
-            OutlierScore.project_id == project_id,
-            OutlierScore.flagged.is_(True),
-        )
-    )
-    return int(count or 0)
+    return run_scores.count_flagged(session, OutlierScore, project_id)
 
 
 def replace_scores(
@@ -102,19 +63,14 @@ def replace_scores(
     scores: Sequence[float],
     flagged: Sequence[bool],
 ) -> None:
-    """The run's rows, ranked in the order given (most atypical first). A rerun of the
-    same run replaces its rows rather than adding to them."""
-    session.execute(delete(OutlierScore).where(OutlierScore.run_id == run_id))
+    """The run's rows, ranked in the order given (most atypical first)."""
     rows = [
-        {
-            "run_id": run_id,
-            "image_id": int(image_id),
-            "project_id": project_id,
-            "score": float(score),
-            "flagged": bool(flag),
-            "rank": rank,
-        }
-        for rank, (image_id, score, flag) in enumerate(zip(image_ids, scores, flagged, strict=True))
+        {"image_id": int(i), "project_id": project_id, "score": float(s), "flagged": bool(f)}
+        for i, s, f in zip(image_ids, scores, flagged, strict=True)
     ]
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(OutlierScore), rows[start : start + 5000])
+    run_scores.replace_ranked(session, OutlierScore, run_id, rows)
+
+
+def prune(session: Session, project_id: int, current_run_id: int) -> None:
+    """Keep the rows of the runs that keep predictions (see ``run_scores.prune``)."""
+    run_scores.prune(session, OutlierScore, project_id, current_run_id)

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Role, User
-from app.insights.outliers import count_flagged, replace_scores
+from app.insights.models import OutlierScore
+from app.insights.outliers import count_flagged, prune, replace_scores
 from app.training.models import RunStatus
+from app.training.predictions import KEEP_RUNS
 from tests.conftest import ClientFor, UserFactory
 from tests.labeling.helpers import join
 from tests.training.prediction_rows import Forest, forest, write_run
@@ -182,3 +185,23 @@ def test_the_route_is_documented(api_as: ClientFor, manager: User) -> None:
     item = schema["components"]["schemas"]["OutlierOut"]
     assert set(item["properties"]) == {"image_id", "score", "flagged"}
     assert "0..1" in item["properties"]["score"]["description"]
+
+
+def test_old_runs_scores_go_with_their_predictions(
+    api_as: ClientFor, manager: User, db: Session
+) -> None:
+    """Each run scores every picture of the project: without pruning, 100,000 rows a run
+    would pile up. The worker prunes while its run is not yet succeeded: that run and the
+    newest KEEP_RUNS - 1 succeeded ones keep their rows; an older run's answer is a 409."""
+    api = api_as(manager)
+    f = forest(api, images=7)
+    runs = [_scored(db, f, SCORES) for _ in range(KEEP_RUNS + 1)]
+    current = _scored(db, f, SCORES, status=RunStatus.running)
+    prune(db, f.pid, current)
+    db.commit()
+    kept = set(db.scalars(select(OutlierScore.run_id).where(OutlierScore.project_id == f.pid)))
+    assert kept == {*runs[-(KEEP_RUNS - 1) :], current}
+    resp = api.get(f"/api/v1/projects/{f.pid}/outliers", params={"run_id": runs[0]})
+    assert resp.status_code == 409
+    assert "dropped" in resp.json()["detail"]
+    assert _get(api, f.pid, run_id=runs[-1])["total"] == 7
