@@ -33,7 +33,8 @@ def list_outliers(
     project's pictures, so a batch of similar odd pictures (twenty blank frames) does not
     hide itself. Without `run_id`: the newest run with scores; with none yet, 200 with no
     items and `run_id` null. Any member may read it; a run of another project is a 404,
-    a run that did not succeed a 409."""
+    a run that did not succeed a 409, and so is one whose rows were dropped (only the
+    newest 5 runs that succeeded keep them)."""
     project = projects.get_project(session, user, project_id)
     found = outliers.page(session, project.id, run_id, limit=limit, offset=offset)
     return OutliersOut(
