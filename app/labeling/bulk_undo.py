@@ -14,16 +14,14 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.errors import Conflict, NotFound
-from app.images.models import Image
-from app.labeling import overlap
-from app.labeling.decisions import _bulk_by_key, _lock_images
+from app.labeling.decisions import bulk_by_key, lock_images
 from app.labeling.models import Annotation, AnnotationSource
-from app.labeling.service import annotate, writable
+from app.labeling.service import reverse, writable
 from app.projects.models import Project
 
 
 def undo_bulk(session: Session, user: User, project: Project, key: str) -> list[Annotation]:
-    found = _bulk_by_key(session, user.id, key)
+    found = bulk_by_key(session, user.id, key)
     if found is None or found.project_id != project.id:
         raise NotFound("No bulk action of yours with that Idempotency-Key in this project.")
     writable(project)
@@ -33,7 +31,7 @@ def undo_bulk(session: Session, user: User, project: Project, key: str) -> list[
         )
     )
     image_ids = [t.image_id for t in targets]
-    _lock_images(session, image_ids)
+    lock_images(session, image_ids)
     later = list(
         session.scalars(
             select(Annotation)
@@ -62,31 +60,4 @@ def undo_bulk(session: Session, user: User, project: Project, key: str) -> list[
             f"Images labeled again since that action: {shown}. Change their labels one by "
             "one instead; nothing was undone."
         )
-    made = []
-    for target in targets:
-        previous = session.scalar(
-            select(Annotation)
-            .where(
-                Annotation.image_id == target.image_id,
-                Annotation.id < target.id,
-                Annotation.second_opinion.is_(False),
-            )
-            .order_by(Annotation.id.desc())
-            .limit(1)
-        )
-        image = session.get_one(Image, target.image_id)
-        made.append(
-            annotate(
-                session,
-                image,
-                user.id,
-                category_id=previous.category_id if previous else None,
-                rejected=previous.rejected if previous else False,
-                reason=previous.reason if previous else None,
-                source=AnnotationSource.undo,
-                undoes_id=target.id,
-                second_opinion=target.second_opinion,
-            )
-        )
-        overlap.after_undo(session, target)
-    return made
+    return [reverse(session, user.id, target) for target in targets]

@@ -48,7 +48,7 @@ class Recorded:
     created: bool  # False: a retry of a request already stored; these are its rows
 
 
-def _lock_images(session: Session, image_ids: list[int]) -> None:
+def lock_images(session: Session, image_ids: list[int]) -> None:
     """PostgreSQL: lock the images before their rows get ids, so that annotation ids
     follow the order in which each image's label changes. (SQLite has one writer at a
     time already.)"""
@@ -64,7 +64,7 @@ def _by_key(session: Session, user_id: int, key: str) -> Annotation | None:
     )
 
 
-def _bulk_by_key(session: Session, user_id: int, key: str) -> BulkRequest | None:
+def bulk_by_key(session: Session, user_id: int, key: str) -> BulkRequest | None:
     query = select(BulkRequest).where(
         BulkRequest.user_id == user_id, BulkRequest.idempotency_key == key
     )
@@ -205,7 +205,7 @@ def record(
         return _record_overlap(session, user, project, image, decision, key)
     from_review = facts.held_from in REVIEW_QUEUES
     kind = overlap.classify(None, user.id, from_review, lambda: False)
-    _lock_images(session, [image.id])
+    lock_images(session, [image.id])
     with on_its_own(session):
         annotation = _insert(session, image, user.id, decision, kind, key)
     return _stored(session, user, image, key, annotation)
@@ -221,7 +221,7 @@ def _record_overlap(
 ) -> Recorded:
     """A decision about an overlap image, in the request's transaction: its label and
     overlap are read again under the lock that its first write takes."""
-    _lock_images(session, [image.id])
+    lock_images(session, [image.id])
     # SQLite: takes the lock.
     held_from = leases.release(session, user.id, [image.id]).get(image.id)
     session.refresh(image)
@@ -309,7 +309,7 @@ def bulk(
     key = idempotency_key
     fp = fingerprint(image_ids, decision)
     if key is not None:
-        if found := _bulk_by_key(session, user.id, key):
+        if found := bulk_by_key(session, user.id, key):
             return _bulk_replay(session, found, fp)
         if _by_key(session, user.id, key) is not None:
             raise _reused("a single annotation")
@@ -325,12 +325,12 @@ def bulk(
     if missing:
         shown = ", ".join(str(i) for i in missing[:20])
         raise InvalidInput(f"Not images of this project: {shown}. Nothing was labeled.")
-    _lock_images(session, wanted)
+    lock_images(session, wanted)
     request_id = None
     if key is not None:
         request_id = _claim_key(session, user, project, key, fp)  # SQLite: takes the lock
         if request_id is None:
-            found = _bulk_by_key(session, user.id, key)
+            found = bulk_by_key(session, user.id, key)
             if found is None:
                 raise Conflict("The request could not be stored; try again.")
             return _bulk_replay(session, found, fp)

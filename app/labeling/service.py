@@ -159,6 +159,11 @@ def undo_last(session: Session, user: User, project: Project) -> Annotation:
             f"Image {target.image_id} has been labeled again since your decision; "
             "change its label instead of undoing."
         )
+    return reverse(session, user.id, target)
+
+
+def reverse(session: Session, user_id: int, target: Annotation) -> Annotation:
+    """Append the undo of ``target``: the image gets back the label it had before it."""
     # The label before the target: its latest earlier row that set one (a second
     # opinion never did).
     previous = session.scalar(
@@ -175,7 +180,7 @@ def undo_last(session: Session, user: User, project: Project) -> Annotation:
     annotation = annotate(
         session,
         image,
-        user.id,
+        user_id,
         category_id=previous.category_id if previous else None,
         rejected=previous.rejected if previous else False,
         reason=previous.reason if previous else None,
