@@ -13,6 +13,19 @@ window.Curator = {
           (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16),
         );
   },
+  // A keyboard screen's start: its root, the settings the server left in a JSON script
+  // tag, its categories by id and by shortcut key; null when the page is not that screen.
+  screen(rootSelector, settingsId) {
+    const root = document.querySelector(rootSelector);
+    const node = document.getElementById(settingsId);
+    if (!root || !node) return null;
+    const settings = JSON.parse(node.textContent);
+    const categories = settings.categories || [];
+    const byId = new Map(categories.map((c) => [c.id, c]));
+    const byKey = new Map();
+    for (const c of categories) if (c.shortcut) byKey.set(String(c.shortcut).toLowerCase(), c);
+    return { root, settings, categories, byId, byKey, $: (selector) => root.querySelector(selector) };
+  },
   sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
   },

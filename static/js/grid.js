@@ -5,17 +5,10 @@
 (() => {
   "use strict";
 
-  const root = document.querySelector("[data-grid-screen]");
-  const settingsNode = document.getElementById("grid-settings");
-  if (!root || !settingsNode) return;
-  const settings = JSON.parse(settingsNode.textContent);
+  const screen = window.Curator.screen("[data-grid-screen]", "grid-settings");
+  if (!screen) return;
+  const { root, settings, byId, byKey, $ } = screen;
   const pid = Number(settings.project_id);
-  const categories = settings.categories || [];
-  const byId = new Map(categories.map((c) => [c.id, c]));
-  const byKey = new Map();
-  for (const c of categories) if (c.shortcut) byKey.set(String(c.shortcut).toLowerCase(), c);
-
-  const $ = (selector) => root.querySelector(selector);
   const toast = $("[data-toast]");
   const errorBox = $("[data-error]");
   const count = $("[data-selected-count]");

@@ -6,17 +6,10 @@
 (() => {
   "use strict";
 
-  const root = document.querySelector("[data-image-page]");
-  const settingsNode = document.getElementById("image-settings");
-  if (!root || !settingsNode) return;
-  const settings = JSON.parse(settingsNode.textContent);
+  const screen = window.Curator.screen("[data-image-page]", "image-settings");
+  if (!screen) return;
+  const { root, settings, byId, byKey, $ } = screen;
   const imageId = Number(settings.image_id);
-  const categories = settings.categories || [];
-  const byId = new Map(categories.map((c) => [c.id, c]));
-  const byKey = new Map();
-  for (const c of categories) if (c.shortcut) byKey.set(String(c.shortcut).toLowerCase(), c);
-
-  const $ = (selector) => root.querySelector(selector);
   const { say, fail } = window.Curator.toaster($("[data-toast]"), $("[data-error]"), 4000);
   const previous = $("a[rel=prev]");
   const next = $("a[rel=next]");
