@@ -273,7 +273,7 @@ def test_a_run_page_shows_parameters_report_scores_matrix_and_downloads(
     assert f'href="/api/v1/training-runs/{run.id}/model?format=onnx"' in html
     assert f'href="/api/v1/training-runs/{run.id}/model?format=torchscript"' in html
     matrix = html.split('<table class="confusion">', 1)[1].split("</table>", 1)[0]
-    headers = re.findall(r'<th scope="col" class="col-name">([^<]*)</th>', matrix)
+    headers = re.findall(r'<th scope="col" class="col-name" title="[^"]*">([^<]*)</th>', matrix)
     assert headers == ["wine", "beer"]
     links = re.findall(r"cell\?true_id=(\d+)&amp;predicted_id=(\d+)\"[^>]*>(\d+)</a>", matrix)
     assert sorted(links) == sorted(
@@ -503,7 +503,7 @@ def test_markup_in_category_names_is_text(api: TestClient, web: TestClient, db: 
     html = web.get(f"/projects/{s.pid}/runs/{run.id}").text
     assert hostile not in html
     shown = str(markupsafe_escape(hostile))  # &lt;img src=x onerror=&#34;alert(1)&#34;&gt;
-    assert f'<th scope="col" class="col-name">{shown}</th>' in html
+    assert f'<th scope="col" class="col-name" title="{shown}">{shown}</th>' in html
     assert f'<th scope="row">{shown}</th>' in html
     cell = web.get(
         f"/projects/{s.pid}/runs/{run.id}/cell", params={"true_id": 1, "predicted_id": 2}
