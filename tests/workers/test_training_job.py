@@ -162,7 +162,9 @@ def test_flowers_linear_probe_at_species_and_family_level(
     with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
         assert sorted(zf.namelist()) == ["model.json", "model.onnx"]
         meta = json.loads(zf.read("model.json"))
-    assert meta["class_names"] == sorted(FAMILIES)
+    # Named in the order the model outputs them: by category id, each its own name.
+    assert meta["class_names"] == [names[c] for c in meta["category_ids"]]
+    assert sorted(meta["class_names"]) == sorted(FAMILIES)
     torchscript = api.get(
         f"/api/v1/training-runs/{families}/model", params={"format": "torchscript"}
     )
