@@ -184,7 +184,8 @@ def test_a_run_killed_in_its_insights_phase_leaves_no_label_issues(
     log = tmp_path / "child.log"
     with log.open("wb") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.insights.stopped_in_insights", str(rid), str(ready)],
+            [sys.executable, "-m", "tests.insights.stopped_in_insights", "label_issues", str(rid),
+             str(ready)],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

@@ -157,7 +157,8 @@ def test_a_run_killed_in_its_odd_picture_phase_leaves_no_scores(
     log = tmp_path / "child.log"
     with log.open("wb") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.insights.stopped_in_outliers", str(rid), str(ready)],
+            [sys.executable, "-m", "tests.insights.stopped_in_insights", "outliers", str(rid),
+             str(ready)],
             env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
