@@ -26,6 +26,17 @@ window.Curator = {
     for (const c of categories) if (c.shortcut) byKey.set(String(c.shortcut).toLowerCase(), c);
     return { root, settings, categories, byId, byKey, $: (selector) => root.querySelector(selector) };
   },
+  // Whether a key press belongs to a text field, so that a screen's shortcuts leave it
+  // alone. A field inside a closed dialog does not count: Chromium moves the focus out of a
+  // dialog that closed only at its next style update, and a key pressed before that must
+  // still reach the screen (a search closed by Tab, then G at once).
+  isTyping(target) {
+    return (
+      target instanceof HTMLElement &&
+      (target.isContentEditable || target.matches("input, select, textarea")) &&
+      !target.closest("dialog:not([open])")
+    );
+  },
   sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
   },

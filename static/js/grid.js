@@ -192,10 +192,7 @@
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     if (reasons.open) return;
-    const target = event.target;
-    if (target instanceof HTMLElement && (target.isContentEditable || target.matches("input, select, textarea"))) {
-      return;
-    }
+    if (window.Curator.isTyping(event.target)) return;
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     let handled = true;
     if (key === "a") selectAll();

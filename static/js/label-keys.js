@@ -42,10 +42,6 @@ window.CuratorLabelKeys = {
       stage.classList.toggle("zoomed");
     };
 
-    const typing = (target) =>
-      target instanceof HTMLElement &&
-      (target.isContentEditable || target.matches("input, select, textarea"));
-
     // Each returns false when the key did nothing, so that the browser keeps it.
     const byName = {
       "?": actions.help,
@@ -69,7 +65,7 @@ window.CuratorLabelKeys = {
 
     document.addEventListener("keydown", (event) => {
       if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (anyOpen() || typing(event.target)) return; // the overlays handle their own keys
+      if (anyOpen() || window.Curator.isTyping(event.target)) return; // the overlays handle their own keys
       const key = event.key;
       const lower = key.length === 1 ? key.toLowerCase() : key;
       let handled;
