@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,15 @@ def test_every_colour_has_a_shape_and_neighbours_differ() -> None:
         assert len(set(shapes[window : window + len(SHAPES)])) == len(SHAPES)
     assert shape_of("#112233") in SHAPES
     assert shape_of(None) in SHAPES
+
+
+def test_the_taxonomy_page_draws_each_category_in_its_own_shape(
+    api: TestClient, browser_as: ClientFor, admin: User
+) -> None:
+    pid = int(api.post("/api/v1/projects", json={"name": "Shapes"}).json()["id"])
+    colours = [add(api, pid, f"species {i}")["color"] for i in range(len(SHAPES))]
+    page = browser_as(admin).get(f"/projects/{pid}/taxonomy")
+    assert page.status_code == 200, page.text
+    drawn = re.findall(r'<svg class="swatch"[^>]*data-shape="(\w+)"', page.text)
+    assert drawn == [shape_of(c) for c in colours]
+    assert set(drawn) == set(SHAPES)  # six siblings in a row: six shapes
