@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -40,6 +40,8 @@ class Project(Base):
     backbone: Mapped[str] = mapped_column(
         String(64), default="efficientnet_lite0", server_default="efficientnet_lite0"
     )
+    # Share of the labeled images kept out of every run as a fixed test split (0: none).
+    test_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
     @property
     def archived(self) -> bool:

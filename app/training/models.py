@@ -55,6 +55,9 @@ class TrainingRun(JobColumns, Base):
     mode: Mapped[RunMode] = mapped_column(str_enum(RunMode, "run_mode"))
     level: Mapped[int | None] = mapped_column(Integer, default=None)  # None: deepest labels
     backbone: Mapped[str] = mapped_column(String(64))
+    # What classifies the embeddings: logreg, svm or mlp (a fine-tuned model's own layer
+    # counts as logreg).
+    head: Mapped[str] = mapped_column(String(16), default="logreg", server_default="logreg")
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[RunStatus] = mapped_column(
         str_enum(RunStatus, "run_status"), default=RunStatus.queued
