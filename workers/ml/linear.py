@@ -14,6 +14,7 @@ pickle, and 100,000 rows take well under a second.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ _MIN_NORM = 1e-12  # below this a row is treated as all zeros (no division by ze
 # the same mean accuracy within 0.1 point over 12-300 labels on the flowers12 train split
 # (held-out train rows, 10 seeds); 10 sits in the middle of that plateau.
 DEFAULT_C = 10.0
+# Fits a head on (X_train, y_train) and gives X_test's probabilities, sorted class columns.
+FitProba = Callable[[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[Any]], npt.NDArray[Any]]
 
 
 @dataclass
@@ -172,6 +175,7 @@ def cross_val_proba(
     folds: int = 5,
     seed: int = 0,
     trainable: npt.ArrayLike | None = None,
+    fit_proba: FitProba | None = None,
     **fit_kwargs: Any,
 ) -> npt.NDArray[np.float32]:
     """Out-of-fold class probabilities (n, k), columns in ``np.unique(y)`` order.
@@ -181,6 +185,9 @@ def cross_val_proba(
     fold's model never saw gets probability 0 in that fold's rows. ``trainable`` (a
     boolean mask) leaves the rows it marks False out of every fold's training part;
     they are still predicted (the label checker re-fits without suspected labels).
+    ``fit_proba(X_train, y_train, X_test)`` fits any head and returns the test rows'
+    probabilities (columns: the sorted classes of ``y_train``); by default the logistic
+    probe with ``fit_kwargs``.
     """
     features = np.asarray(X)
     labels = np.asarray(y)
@@ -210,8 +217,11 @@ def cross_val_proba(
             # Only one class left to learn from: that class is the only possible answer.
             out[test, columns[0]] = 1.0
             return
-        model = fit_linear(features[train], labels[train], seed=seed, **fit_kwargs)
-        out[np.ix_(test, columns)] = predict_proba(model, features[test])
+        if fit_proba is None:
+            model = fit_linear(features[train], labels[train], seed=seed, **fit_kwargs)
+            out[np.ix_(test, columns)] = predict_proba(model, features[test])
+        else:
+            out[np.ix_(test, columns)] = fit_proba(features[train], labels[train], features[test])
 
     # Folds one after the other: two folds in parallel threads were no faster on the
     # 2-core machine under load, and a worker rarely has the machine to itself.
