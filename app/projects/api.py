@@ -44,6 +44,7 @@ def update_project(
         auto_train_every=body.auto_train_every,
         default_strategy=body.default_strategy,
         backbone=body.backbone,
+        test_share=body.test_share,
     )
 
 

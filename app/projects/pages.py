@@ -156,6 +156,7 @@ def update_project(
     auto_train_every: FormStr = "",
     default_strategy: FormStr = "",
     backbone: FormStr = "",
+    test_share: FormStr = "",
 ) -> Response:
     def act(project: Project, data: dict[str, Any]) -> str:
         body = parse_form(ProjectUpdate, data)
@@ -168,6 +169,7 @@ def update_project(
             auto_train_every=body.auto_train_every,
             default_strategy=body.default_strategy,
             backbone=body.backbone,
+            test_share=body.test_share,
         )
         return "Project saved."
 
@@ -176,6 +178,7 @@ def update_project(
         "auto_train_every": auto_train_every,
         "default_strategy": default_strategy,
         "backbone": backbone,
+        "test_share": test_share,
     }
     # A field left out of the form keeps its value.
     data = {"name": name, "description": description}

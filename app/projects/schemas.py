@@ -26,6 +26,8 @@ class ProjectUpdate(BaseModel):
     auto_train_every: int | None = Field(None, ge=0, le=100_000)
     default_strategy: StrategyName | None = None
     backbone: BackboneName | None = None
+    # The share of labeled images kept out of every run as a fixed test split.
+    test_share: float | None = Field(None, ge=0.0, le=0.5, allow_inf_nan=False)
 
 
 class ProjectOut(BaseModel):
@@ -41,6 +43,7 @@ class ProjectOut(BaseModel):
     auto_train_every: int
     default_strategy: str
     backbone: str
+    test_share: float
 
 
 class MemberAdd(BaseModel):

@@ -13,6 +13,7 @@ from app.auth.models import Role, User
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, NotFound
 from app.names import find_lookalike, lookalike_hint, name_key
+from app.projects.backbone_catalog import check_backbone
 from app.projects.models import Membership, Project, ProjectRole
 
 # The global role says what a user may create; only an admin bypasses membership.
@@ -135,6 +136,7 @@ def update_project(
     auto_train_every: int | None = None,
     default_strategy: str | None = None,
     backbone: str | None = None,
+    test_share: float | None = None,
 ) -> Project:
     if name is not None and name != project.name:
         project.name_key = _ensure_name_free(session, name, exclude_id=project.id)
@@ -150,7 +152,10 @@ def update_project(
     if default_strategy is not None:
         project.default_strategy = default_strategy
     if backbone is not None:
+        check_backbone(session, backbone)
         project.backbone = backbone
+    if test_share is not None:
+        project.test_share = test_share
     session.flush()
     return project
 

@@ -58,7 +58,7 @@ class _Measured:
     macro_f1: float
 
 
-def _nice_step(rough: float) -> float:
+def nice_step(rough: float) -> float:
     """1, 2 or 5 times a power of ten: axis ticks people can read."""
     power = 10.0 ** math.floor(math.log10(rough))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
@@ -86,7 +86,7 @@ def curve(runs: Sequence[TrainingRun]) -> Curve | None:
     if 1.0 - y_min > 0.5:
         y_min, y_step = 0.0, 0.2
     most = max(v.labels for v in values)
-    x_step = _nice_step(max(1, most) / 5)
+    x_step = nice_step(max(1, most) / 5)
     x_max = x_step * max(1, math.ceil(most / x_step))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 

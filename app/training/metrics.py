@@ -67,8 +67,20 @@ class EpochMetrics(_Stored):
 
     epoch: int | None = None  # counts from 1; a row without it is numbered by position
     train_loss: float | None = None
+    # The running mean over the epoch's augmented training batches (older runs lack it).
+    train_accuracy: float | None = None
     val_loss: float | None = None
     val_accuracy: float | None = None
+
+
+class SplitScores(_Stored):
+    """The project's held-out test split, scored once by the final model: no run trains
+    or tunes on it, so these figures stay apart from the validation ones."""
+
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    count: int = 0  # test images the model scored
+    share: float | None = None  # the project's test share when the run was made
 
 
 class RunMetrics(_Stored):
@@ -80,6 +92,7 @@ class RunMetrics(_Stored):
     labels: list[str] = []  # class names in the run's class order
     history: list[EpochMetrics] | None = None  # fine-tuning only
     best_epoch: int | None = None  # fine-tuning only: the epoch whose weights were kept
+    test: SplitScores | None = None  # only when the project keeps a test split
 
     @field_validator("history", mode="before")
     @classmethod

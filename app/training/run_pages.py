@@ -16,7 +16,8 @@ from app.db import SessionDep
 from app.images.labels_view import labels_of
 from app.projects import service as projects
 from app.projects.models import Project
-from app.training import compare, predictions, run_report, section, service
+from app.training import compare, overfitting, predictions, run_report, section, service
+from app.training.epoch_chart import epoch_chart
 from app.training.formats import MODE_LABELS, level_text
 from app.training.models import TrainingRun
 from app.validation import Id
@@ -78,6 +79,10 @@ def _run_context(
         "confusion": run_report.confusion(run, metrics),
         "history": run_report.history(metrics),
         "best_epoch": metrics.best_epoch,
+        "epoch_chart": epoch_chart(metrics),
+        "overfitting": overfitting.warnings(metrics),
+        "augmentation": run_report.augmentation(run),
+        "held_out_test": run_report.held_out_test(metrics),
     }
 
 

@@ -22,8 +22,47 @@ def parameters(run: TrainingRun) -> list[tuple[str, str]]:
         ("Started by", "auto-train" if run.trigger == "auto" else "a person"),
         ("Labeled images used", "—" if run.label_count is None else f"{run.label_count:,}"),
     ]
-    rows += [(param_label(name), str(value)) for name, value in sorted((run.params or {}).items())]
+    rows += [
+        (param_label(name), folds_text(run) if name == "folds" else str(value))
+        for name, value in sorted((run.params or {}).items())
+    ]
     return rows
+
+
+def _folds(run: TrainingRun) -> tuple[int, int | None, int | None]:
+    """Folds asked, folds used and the smallest class's size (the last two None when the
+    run predates storing them, or is not a linear run)."""
+    report = run.report or {}
+    asked = (run.params or {}).get("folds")
+    used, smallest = report.get("folds_used"), report.get("smallest_class")
+    return (
+        asked if isinstance(asked, int) else 0,
+        used if isinstance(used, int) else None,
+        smallest if isinstance(smallest, int) else None,
+    )
+
+
+def folds_text(run: TrainingRun) -> str:
+    """The folds parameter as the evaluation used it: "5 asked, 3 used: ..." when the
+    smallest class capped them, so the parameters and the evaluation line agree."""
+    asked, used, smallest = _folds(run)
+    if used is None or used == asked:
+        return str((run.params or {}).get("folds"))
+    why = f": the smallest class has {smallest:,} labels" if smallest is not None else ""
+    return f"{asked} asked, {used} used{why}"
+
+
+def _evaluation_line(run: TrainingRun, evaluation: object) -> str:
+    asked, used, smallest = _folds(run)
+    if used is None or used == asked:
+        return f"Evaluated by {evaluation}."
+    why = (
+        f": the smallest class has {smallest:,} labeled images, and each fold holds out "
+        "at least one of every class"
+        if smallest is not None and used < asked
+        else ""
+    )
+    return f"Evaluated by {evaluation} ({asked} folds asked, {used} used{why})."
 
 
 def report_lines(run: TrainingRun) -> list[str]:
@@ -31,7 +70,15 @@ def report_lines(run: TrainingRun) -> list[str]:
     report = dict(run.report or {})
     lines = []
     if evaluation := report.pop("evaluation", None):
-        lines.append(f"Evaluated by {evaluation}.")
+        lines.append(_evaluation_line(run, evaluation))
+    for shown_elsewhere in ("folds_used", "smallest_class", "augmentation", "test_share"):
+        report.pop(shown_elsewhere, None)
+    tested = report.pop("test_images", 0)
+    if tested:
+        lines.append(
+            f"{tested:,} labeled image(s) are the project's test split: this run neither "
+            "trained nor tuned on them. Its scores on them are under Test split."
+        )
     above = report.pop("above_level", 0)
     if above:
         lines.append(
@@ -146,12 +193,35 @@ def class_name(run: TrainingRun, class_id: int) -> str:
     raise NotFound(f"Category {class_id} is not one of the classes of run {run.id}.")
 
 
+def augmentation(run: TrainingRun) -> str | None:
+    """The random transforms a fine-tuning run trained with, as the worker stored them."""
+    words = (run.report or {}).get("augmentation")
+    return words if isinstance(words, str) and words else None
+
+
+@dataclass(frozen=True)
+class HeldOutTest:
+    accuracy: str
+    macro_f1: str
+    count: int
+    share: str
+
+
+def held_out_test(metrics: RunMetrics) -> HeldOutTest | None:
+    test = metrics.test
+    if test is None:
+        return None
+    share = "—" if test.share is None else f"{test.share:.0%}"
+    return HeldOutTest(score(test.accuracy), score(test.macro_f1), test.count, share)
+
+
 @dataclass(frozen=True)
 class Epoch:
     epoch: int
     train_loss: str
     val_loss: str
     val_accuracy: str
+    train_accuracy: str
     best: bool
 
 
@@ -166,6 +236,7 @@ def history(metrics: RunMetrics) -> list[Epoch]:
                 train_loss=score(entry.train_loss),
                 val_loss=score(entry.val_loss),
                 val_accuracy=score(entry.val_accuracy),
+                train_accuracy=score(entry.train_accuracy),
                 best=epoch == metrics.best_epoch,
             )
         )

@@ -39,17 +39,22 @@ def train_mode(model: Classifier) -> None:
             module.eval()
 
 
-def training_loader(spec: BackboneSpec) -> Callable[[Path], npt.NDArray[np.float32]]:
-    """Path -> an augmented crop (random scale and aspect, flip, mild colour jitter):
-    enough variety to fight over-fitting on a few hundred labels, nothing that changes
-    what the photo shows."""
-    pipeline = transforms.Compose(
+def training_transforms(spec: BackboneSpec) -> transforms.Compose:
+    """The random transforms of a training image (random scale and aspect, flip, mild
+    colour jitter): enough variety to fight over-fitting on a few hundred labels, nothing
+    that changes what the photo shows. A run describes them in words from this object."""
+    return transforms.Compose(
         [
             transforms.RandomResizedCrop(spec.input_size, scale=(0.35, 1.0)),
             transforms.RandomHorizontalFlip(),
             transforms.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2, hue=0.02),
         ]
     )
+
+
+def training_loader(spec: BackboneSpec) -> Callable[[Path], npt.NDArray[np.float32]]:
+    """Path -> an augmented crop (``training_transforms``), normalised for the model."""
+    pipeline = training_transforms(spec)
 
     def load(path: Path) -> npt.NDArray[np.float32]:
         image = pipeline(open_rgb(path, spec.resize))

@@ -19,15 +19,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from workers.ml.augment_words import describe_augmentation
 from workers.ml.backbones import DEFAULT_BACKBONE, BackboneSpec, get_spec, load_backbone
 from workers.ml.batches import Batch, iterate_batches
-from workers.ml.classifier import Classifier, predict_files, train_mode, training_loader
+from workers.ml.classifier import (
+    Classifier,
+    predict_files,
+    train_mode,
+    training_loader,
+    training_transforms,
+)
 from workers.ml.device import autocast, autocast_dtype
 from workers.ml.embed import Stopped
 from workers.ml.images import load_for_model
 from workers.ml.split import stratified_split
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "finetune", "predict_files"]
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneResult",
+    "describe_augmentation",
+    "finetune",
+    "predict_files",
+]
 
 
 @dataclass
@@ -50,8 +63,11 @@ class FinetuneResult:
     val_index: npt.NDArray[np.int64]  # positions in the input of the validation images
     val_pred: npt.NDArray[np.int64]  # the best epoch's predicted label for each of them
     best_epoch: int  # 1-based
-    history: list[dict[str, float]]  # per epoch: epoch, train_loss, val_loss, val_accuracy
+    # Per epoch: epoch, train_loss, train_accuracy, val_loss, val_accuracy. The training
+    # figures are the running mean over that epoch's augmented batches, as trained on.
+    history: list[dict[str, float]]
     errors: dict[int, str] = field(default_factory=dict)  # unreadable inputs, skipped
+    augmentation: str = ""  # the training images' random transforms, in words
 
 
 def one_cycle(
@@ -115,10 +131,12 @@ class _Run:
         if self.progress is not None:
             self.progress(min(1.0, self.done / self.units))
 
-    def train_step(self, batch: Batch, targets: torch.Tensor) -> float:
+    def train_step(self, batch: Batch, targets: torch.Tensor) -> tuple[float, int]:
+        """One optimiser step: the batch's mean loss and how many it got right."""
         with autocast(self.device):
             logits = self.model(self.tensor(batch))
         loss = F.cross_entropy(logits.float(), targets)
+        correct = int((logits.detach().argmax(dim=1) == targets).sum())
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         self.scaler.step(self.optimizer)
@@ -126,7 +144,7 @@ class _Run:
         if self.scheduler.last_epoch + 1 < self.scheduler.total_steps:
             self.scheduler.step()
         self.tick()
-        return float(loss.detach())
+        return float(loss.detach()), correct
 
     def logits(self, batch: Batch) -> torch.Tensor:
         with torch.inference_mode(), autocast(self.device):
@@ -177,7 +195,9 @@ def finetune(
     best: tuple[float, int, dict[str, torch.Tensor], npt.NDArray[np.int64]] | None = None
     for epoch in range(1, config.epochs + 1):
         order = rng.permutation(train_index)
-        train_loss = _train_epoch(run, [paths[i] for i in order], order, targets, augment, errors)
+        train_loss, train_accuracy = _train_epoch(
+            run, [paths[i] for i in order], order, targets, augment, errors
+        )
         val_loss, val_pred = _evaluate(
             run, [paths[i] for i in val_index], val_index, targets, spec, errors
         )
@@ -191,6 +211,7 @@ def finetune(
             {
                 "epoch": epoch,
                 "train_loss": train_loss,
+                "train_accuracy": train_accuracy,
                 "val_loss": val_loss,
                 "val_accuracy": accuracy,
             }
@@ -215,6 +236,7 @@ def finetune(
         best_epoch=best[1],
         history=history,
         errors=errors,
+        augmentation=describe_augmentation(training_transforms(spec)),
     )
 
 
@@ -225,9 +247,10 @@ def _train_epoch(
     targets: npt.NDArray[np.int64],
     augment: Callable[[Path], npt.NDArray[np.float32]],
     errors: dict[int, str],
-) -> float:
+) -> tuple[float, float]:
+    """The epoch's mean training loss and accuracy, over the images it trained on."""
     train_mode(run.model)
-    total, count = 0.0, 0
+    total, right, count = 0.0, 0, 0
     batches = iterate_batches(
         paths, augment, batch_size=run.config.batch_size, workers=run.config.decode_workers
     )
@@ -237,13 +260,15 @@ def _train_epoch(
             if not batch.indices:
                 continue
             labels = torch.from_numpy(targets[order[batch.indices]]).to(run.device)
-            total += run.train_step(batch, labels) * len(batch.indices)
+            loss, correct = run.train_step(batch, labels)
+            total += loss * len(batch.indices)
+            right += correct
             count += len(batch.indices)
     finally:
         batches.close()
     if count == 0:
         raise ValueError("none of the training images could be read")
-    return total / count
+    return total / count, right / count
 
 
 def _evaluate(
