@@ -13,6 +13,7 @@ from app.insights.models import (
     SaliencyMap,
 )
 from app.labeling.models import Annotation
+from app.projects.backbone_catalog import BackboneCatalogEntry
 from app.projects.models import Membership, Project
 from app.taxonomy.models import Category
 from app.training.models import (
@@ -27,6 +28,7 @@ from app.training.models import (
 __all__ = [
     "Annotation",
     "ApiToken",
+    "BackboneCatalogEntry",
     "Base",
     "Category",
     "Embedding",

@@ -65,7 +65,7 @@ BACKBONES: dict[str, BackboneSpec] = {
     spec.name: spec
     for spec in (
         BackboneSpec(
-            "efficientnet_lite0", "EfficientNet-Lite0 (ImageNet, offline)", 1280, 224, 256,
+            "efficientnet_lite0", "EfficientNet-Lite0 (timm, ImageNet)", 1280, 224, 256,
             HALF, HALF, offline=True,
         ),
         _tv("resnet50", "ResNet-50 (torchvision, ImageNet V2 weights)", 2048, 224, 232,
@@ -81,7 +81,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             "AlexNet_Weights.IMAGENET1K_V1", 233.087),
         _tv("googlenet", "GoogLeNet (torchvision, ImageNet)", 1024, 224, 256,
             "GoogLeNet_Weights.IMAGENET1K_V1", 49.731),
-        _tv("inception_v3", "Inception-V3 (torchvision, ImageNet, 299 px)", 2048, 299, 342,
+        _tv("inception_v3", "Inception-V3 (torchvision, ImageNet)", 2048, 299, 342,
             "Inception_V3_Weights.IMAGENET1K_V1", 103.903),
         _tv("vgg16", "VGG-16 (torchvision, ImageNet)", 4096, 224, 256,
             "VGG16_Weights.IMAGENET1K_V1", 527.796),
