@@ -32,7 +32,7 @@ from workers import held_out_test
 from workers.context import WorkerContext
 from workers.embedding import embed_missing
 from workers.insights import score_insights
-from workers.ml import export, linear
+from workers.ml import export, heads
 from workers.ml.backbones import BACKBONES
 from workers.ml.device import resolve_device
 from workers.ml.finetune import FinetuneConfig, finetune, predict_files
@@ -165,14 +165,16 @@ def _linear(
     keep = [n for n, image_id in enumerate(data.image_ids) if image_id in found]
     x = read_rows(folder, [found[data.image_ids[n]] for n in keep])
     y = np.array([data.labels[n] for n in keep])
-    c = float(run.params.get("C", linear.DEFAULT_C))
+    head = run.head or "logreg"
+    c = float(run.params["C"]) if "C" in run.params else None  # None: the head's default
     folds = int(run.params.get("folds", 5))
+    device = resolve_device(ctx.settings.ml_device)  # the MLP head trains with torch
     # Probabilities, not only labels: the label-issue insight reads them (out of fold).
-    oof_probs = linear.cross_val_proba(x, y, folds=folds, seed=run.id, C=c)
+    oof_probs = heads.cross_val_proba(head, x, y, folds=folds, seed=run.id, C=c, device=device)
     present = np.unique(y)
     oof = present[np.argmax(oof_probs, axis=1)]
     progress.check(0.7)
-    model = linear.fit_linear(x, y, C=c, seed=run.id)
+    model = heads.fit_head(head, x, y, C=c, seed=run.id, device=device)
     class_ids = [cid for cid, _ in data.classes]
     in_run_order = np.zeros((len(y), len(class_ids)), dtype=np.float32)
     for column, cid in enumerate(class_ids):
@@ -191,13 +193,13 @@ def _linear(
     used_folds = max(2, min(folds, smallest))  # as linear.cross_val_proba caps them
     metrics.test = held_out_test.on_embeddings(
         session, folder, run.backbone, data,
-        lambda rows: linear.predict_proba(model, rows), [int(c) for c in model.classes],
+        lambda rows: heads.predict_proba(model, rows), [int(c) for c in model.classes],
     )  # fmt: skip
 
     def predict_all(check: Callable[[float], None]) -> Iterator[tuple[int, np.ndarray]]:
         ids, locations = embeddings.project_locations(session, run.project_id, run.backbone)
         for start in range(0, len(ids), PREDICT_CHUNK):
-            probs = linear.predict_proba(
+            probs = heads.predict_proba(
                 model, read_rows(folder, locations[start : start + PREDICT_CHUNK])
             )
             # Columns come in model.classes order; the run's class order is class_ids.
@@ -210,7 +212,9 @@ def _linear(
         samples=samples,
         predict_all=predict_all,
         column_ids=[int(c) for c in model.classes],
-        module=lambda: export.linear_classifier(run.backbone, model, device=torch.device("cpu")),
+        module=lambda: export.head_classifier(
+            run.backbone, heads.module(model), x.shape[1], device=torch.device("cpu")
+        ),
         used=len(keep),
         report={
             "evaluation": f"{used_folds}-fold cross-validation",
@@ -219,7 +223,7 @@ def _linear(
             "smallest_class": smallest,
             "unreadable": len(data.image_ids) - len(keep),
         },
-        params={"C": c, "folds": folds},
+        params={**heads.params(head, c), "folds": folds},
         oof_probabilities=in_run_order,
     )
 

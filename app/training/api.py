@@ -42,6 +42,7 @@ def start_run(
         level=body.level,
         backbone=body.backbone,
         params=body.params.model_dump(exclude_none=True),
+        head=body.head,
     )
     return RunCreated(id=run.id, status=run.status, message=queued_message(run))
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.training.formats import MODE_LABELS, change, level_text, param_label, score
+from app.training.formats import (
+    MODE_LABELS,
+    change,
+    head_text,
+    level_text,
+    param_label,
+    score,
+)
 from app.training.metrics import RunMetrics
 from app.training.models import TrainingRun
 from app.training.run_report import class_order
@@ -45,6 +52,7 @@ def _settings(a: TrainingRun, b: TrainingRun) -> list[Row]:
         Row("Mode", MODE_LABELS[a.mode], MODE_LABELS[b.mode]),
         Row("Taxonomy level", level_text(a.level), level_text(b.level)),
         Row("Backbone", a.backbone, b.backbone),
+        Row("Head", head_text(a.mode, a.head), head_text(b.mode, b.head)),
         Row("Device", a.device or "—", b.device or "—"),
         Row(
             "Evaluation",

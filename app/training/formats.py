@@ -11,6 +11,20 @@ MODE_LABELS = {RunMode.linear: "fast linear probe", RunMode.finetune: "full fine
 # The runs table is wide: its cells say the same in fewer words.
 MODE_SHORT = {RunMode.linear: "linear", RunMode.finetune: "fine-tune"}
 
+HEAD_LABELS = {
+    "logreg": "logistic regression",
+    "svm": "linear SVM (calibrated)",
+    "mlp": "small MLP (one hidden layer)",
+}
+
+
+def head_text(mode: RunMode, head: str | None) -> str:
+    """What learned from the features: a fine-tuned network's head is its own layer."""
+    if mode is RunMode.finetune:
+        return "the network's own linear layer"
+    return HEAD_LABELS.get(head or "logreg", head or "logreg")
+
+
 PARAM_LABELS = {
     "C": "C (regularisation)",
     "lr": "Learning rate",

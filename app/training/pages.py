@@ -42,6 +42,7 @@ class TrainForm(BaseModel):
     mode: Short = "linear"
     level: Short = ""
     backbone: Short = ""
+    head: Short = ""
     next: Annotated[str, Field(max_length=2000)] = ""
     C: Short = ""
     folds: Short = ""
@@ -94,8 +95,9 @@ def _section_context(session: Session, user: User, project: Project, here: str) 
         **_runs_context(session, project, can_manage, here),
         "levels": section.level_choices(session, project),
         "backbones": section.backbone_choices(),
+        "heads": section.HEAD_CHOICES,
         "param_fields": section.PARAM_FIELDS,
-        "form": {"backbone": project.backbone},
+        "form": {"backbone": project.backbone, "head": "logreg"},
     }
 
 
@@ -170,6 +172,7 @@ def start_run(
                 "mode": form.mode.strip() or "linear",
                 "level": form.level.strip() or None,
                 "backbone": form.backbone.strip() or None,
+                "head": form.head.strip() or None,
             },
         )
         run = service.start_run(
@@ -181,6 +184,7 @@ def start_run(
             level=body.level,
             backbone=body.backbone,
             params=params.model_dump(exclude_none=True),
+            head=body.head,
         )
     except DomainError as exc:
         session.rollback()

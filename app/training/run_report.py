@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from app.errors import NotFound
 from app.projects.choices import BACKBONE_LABELS
-from app.training.formats import MODE_LABELS, level_text, param_label, score
+from app.training.formats import MODE_LABELS, head_text, level_text, param_label, score
 from app.training.metrics import RunMetrics
 from app.training.models import TrainingRun
 
@@ -18,6 +18,7 @@ def parameters(run: TrainingRun) -> list[tuple[str, str]]:
         ("Mode", MODE_LABELS[run.mode]),
         ("Taxonomy level", level_text(run.level)),
         ("Backbone", BACKBONE_LABELS.get(run.backbone, run.backbone)),
+        ("Head", head_text(run.mode, run.head)),
         ("Device", run.device or "—"),
         ("Started by", "auto-train" if run.trigger == "auto" else "a person"),
         ("Labeled images used", "—" if run.label_count is None else f"{run.label_count:,}"),

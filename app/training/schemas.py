@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.projects.choices import BackboneName
 from app.training.models import RunMode, RunStatus
@@ -30,13 +30,33 @@ class RunParams(BaseModel):
     )
 
 
+HeadName = Literal["logreg", "svm", "mlp"]
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: RunMode = RunMode.linear
     level: int | None = Field(None, ge=1, le=32)
     backbone: BackboneName | None = None
+    head: HeadName | None = Field(
+        None,
+        description="Linear mode: what learns from the embeddings (logistic regression, a "
+        "calibrated linear SVM, or a small MLP); absent: logreg. Fine-tuning trains the "
+        "network's own linear layer, so only logreg (or absent) is accepted there.",
+    )
     params: RunParams = Field(default_factory=RunParams)
+
+    @field_validator("head")
+    @classmethod
+    def _head_fits_mode(cls, head: HeadName | None, info: ValidationInfo) -> HeadName | None:
+        if head not in (None, "logreg") and info.data.get("mode") is RunMode.finetune:
+            raise ValueError(
+                f"the {head} head is for the linear mode only: fine-tuning trains the "
+                "network's own linear layer as its head. Use mode linear for this head, "
+                "or leave head out (or logreg) to fine-tune."
+            )
+        return head
 
 
 class RunCreated(BaseModel):
@@ -58,6 +78,7 @@ class RunOut(BaseModel):
     mode: RunMode
     level: int | None
     backbone: str
+    head: str
     trigger: str
     params: dict[str, Any]
     device: str | None

@@ -85,6 +85,30 @@ def level_choices(session: Session, project: Project) -> list[Choice]:
     return out
 
 
+@dataclass(frozen=True)
+class HeadChoice:
+    value: str
+    label: str
+    hint: str  # one line: what it is and when to pick it
+
+
+HEAD_CHOICES = (
+    HeadChoice(
+        "logreg", "Logistic regression",
+        "the default: fast, well-calibrated, strong with few labels.",
+    ),
+    HeadChoice(
+        "svm", "Linear SVM (calibrated)",
+        "a maximum-margin line per class; its scores are calibrated into probabilities.",
+    ),
+    HeadChoice(
+        "mlp", "Small MLP",
+        "one hidden layer with dropout, stopped early: can follow curved class borders "
+        "once there are hundreds of labels.",
+    ),
+)  # fmt: skip
+
+
 def backbone_choices() -> list[Choice]:
     return [Choice(name, BACKBONE_LABELS[name]) for name in BACKBONES]
 

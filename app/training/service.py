@@ -15,7 +15,7 @@ from app.background.boxes import Box, register
 from app.background.outbox import post
 from app.config import Settings
 from app.db import utcnow
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.projects.models import Project
 from app.projects.service import get_managed_project, get_project
 from app.task_names import QUEUE_OF, TRAIN
@@ -45,10 +45,16 @@ def start_run(
     backbone: str | None = None,
     params: dict[str, Any] | None = None,
     trigger: str = "manual",
+    head: str | None = None,
 ) -> TrainingRun:
-    """Check there is something to learn, then queue the run on the ``ml`` queue."""
+    """Check there is something to learn, then queue the run on the ``ml`` queue.
+
+    ``head`` (linear mode) is checked by ``RunCreate``; None is logistic regression,
+    which is also what a fine-tuned run's own linear layer is recorded as."""
     if project.archived:
         raise Conflict("The project is archived; restore it to train.")
+    if mode is RunMode.finetune and head not in (None, "logreg"):
+        raise InvalidInput(f"The {head} head is for the linear mode only.")
     data = dataset.build(session, project, level)
     dataset.check_trainable(data, level)
     run = TrainingRun(
@@ -58,6 +64,7 @@ def start_run(
         mode=mode,
         level=level,
         backbone=backbone or project.backbone,
+        head=head or "logreg",
         params=params or {},
         label_count=len(data.image_ids),
         last_annotation_id=data.last_annotation_id,

@@ -50,6 +50,23 @@ def linear_classifier(
     return nn.Sequential(features, UnitRows(), head.to(device), nn.Softmax(dim=1)).eval()
 
 
+def head_classifier(
+    backbone: str,
+    head: nn.Module,
+    dim: int,
+    *,
+    device: torch.device,
+    allow_download: bool = False,
+) -> nn.Module:
+    """Images -> class probabilities: the backbone, then any head module that maps its
+    ``dim`` features to probabilities (``workers.ml.heads.module``)."""
+    spec = get_spec(backbone)
+    if dim != spec.dim:
+        raise ValueError(f"the head expects {dim} features, {backbone} gives {spec.dim}")
+    features = load_backbone(backbone, device, allow_download=allow_download)
+    return nn.Sequential(features, head.to(device)).eval()
+
+
 class UnitRows(nn.Module):
     """Each row scaled to length 1, as ``linear.unit_rows`` does before the probe."""
 
