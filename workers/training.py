@@ -33,7 +33,7 @@ from workers.context import WorkerContext
 from workers.embedding import embed_missing
 from workers.insights import score_insights
 from workers.ml import export, heads
-from workers.ml.backbones import BACKBONES
+from workers.ml.backbones import get_spec
 from workers.ml.device import resolve_device
 from workers.ml.finetune import FinetuneConfig, finetune, predict_files
 from workers.ml.metrics import classification_metrics
@@ -268,7 +268,7 @@ def _finetune(
         (data.image_ids[n], data.annotation_ids[n], data.labels[n], predicted.get(n))
         for n in range(len(data.image_ids))
     ]
-    spec = BACKBONES[run.backbone]
+    spec = get_spec(run.backbone)
     metrics.test = held_out_test.on_files(
         trained.model, [ctx.store.original_path(sha[i]) for i in data.test_image_ids],
         data, spec, device, [int(c) for c in trained.classes],
@@ -314,7 +314,7 @@ def _export(
     staging = folder.with_name(f".{run.id}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    spec = BACKBONES[run.backbone]
+    spec = get_spec(run.backbone)
     module.eval()
     export.export_torchscript(module, staging / "model.pt", spec)
     export.export_onnx(module, staging / "model.onnx", spec)

@@ -156,6 +156,7 @@ def update_project(
     auto_train_every: FormStr = "",
     default_strategy: FormStr = "",
     backbone: FormStr = "",
+    backbone_name: FormStr = "",
     test_share: FormStr = "",
 ) -> Response:
     def act(project: Project, data: dict[str, Any]) -> str:
@@ -177,7 +178,8 @@ def update_project(
         "overlap_percent": overlap_percent,
         "auto_train_every": auto_train_every,
         "default_strategy": default_strategy,
-        "backbone": backbone,
+        # A timm or torchvision model typed by name wins over the select.
+        "backbone": backbone_name if backbone_name.strip() else backbone,
         "test_share": test_share,
     }
     # A field left out of the form keeps its value.

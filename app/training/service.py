@@ -16,6 +16,7 @@ from app.background.outbox import post
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
+from app.projects.backbone_catalog import check_backbone
 from app.projects.models import Project
 from app.projects.service import get_managed_project, get_project
 from app.task_names import QUEUE_OF, TRAIN
@@ -55,6 +56,8 @@ def start_run(
         raise Conflict("The project is archived; restore it to train.")
     if mode is RunMode.finetune and head not in (None, "logreg"):
         raise InvalidInput(f"The {head} head is for the linear mode only.")
+    if backbone is not None:
+        check_backbone(session, backbone)
     data = dataset.build(session, project, level)
     dataset.check_trainable(data, level)
     run = TrainingRun(

@@ -4,12 +4,14 @@ name once a worker has published them; anything else answers 422 saying where to
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
 from app.projects.backbone_catalog import publish
 from app.projects.choices import BACKBONES
-from tests.conftest import ClientFor
+from app.projects.models import Project
+from tests.conftest import ClientFor, csrf_from
 from tests.labeling.helpers import Setup, arrange, label
 
 PUBLISHED = [
@@ -103,3 +105,38 @@ def test_the_schema_documents_the_choices(api_as: ClientFor, manager: User) -> N
     assert "pattern" in text
     assert "dinov2_small" in text
     assert "timm.<name>" in text
+
+
+def test_the_settings_form_takes_a_model_by_name(
+    browser_as: ClientFor, manager: User, db: Session
+) -> None:
+    publish(db, PUBLISHED)
+    db.commit()
+    page = browser_as(manager)
+    page.post("/projects", data={"csrf_token": csrf_from(page, "/projects"), "name": "Birds"})
+    pid = db.scalar(select(Project.id).where(Project.name == "Birds"))
+    html = page.get(f"/projects/{pid}").text
+    assert "4096 features, 224 px" in html  # AlexNet's and VGG-16's facts, not only names
+    assert "2048 features, 299 px" in html  # Inception-V3
+    assert "offline" in html
+
+    def save(**fields: str) -> int:
+        data = {"csrf_token": csrf_from(page, "/projects"), "name": "Birds", **fields}
+        resp = page.post(f"/projects/{pid}", data=data)
+        if resp.status_code >= 400:
+            assert "backbone" in resp.text.lower()  # the page says which field is wrong
+        return resp.status_code
+
+    assert save(backbone="efficientnet_lite0", backbone_name="tv.resnet18") == 303
+    db.expire_all()
+    assert db.get_one(Project, pid).backbone == "tv.resnet18"
+    html = page.get(f"/projects/{pid}").text
+    assert '<option value="tv.resnet18" selected>tv.resnet18 (by name)</option>' in html
+    # The training form offers the project's by-name backbone as chosen, not a built-in.
+    training = page.get(f"/projects/{pid}/training").text
+    assert '<option value="tv.resnet18" selected>' in training
+    assert save(backbone_name="timm.unknown.x") == 422  # well formed, but never published
+    assert save(backbone_name="../../weights") == 400
+    assert save(backbone="vgg16") == 303
+    db.expire_all()
+    assert db.get_one(Project, pid).backbone == "vgg16"
