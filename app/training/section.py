@@ -95,16 +95,17 @@ class HeadChoice:
 HEAD_CHOICES = (
     HeadChoice(
         "logreg", "Logistic regression",
-        "the default: fast, well-calibrated, strong with few labels.",
+        "the default: the fastest to fit, and within a point of the others on flowers12.",
     ),
     HeadChoice(
         "svm", "Linear SVM (calibrated)",
-        "a maximum-margin line per class; its scores are calibrated into probabilities.",
+        "a maximum-margin line per class, its scores calibrated into probabilities; "
+        "2-11x slower to fit.",
     ),
     HeadChoice(
         "mlp", "Small MLP",
         "one hidden layer with dropout, stopped early: can follow curved class borders "
-        "once there are hundreds of labels.",
+        "(on flowers12 +0.8 points with 720 labels, none with 120); 10-27x slower to fit.",
     ),
 )  # fmt: skip
 
