@@ -51,8 +51,13 @@ def test_a_real_run_returns_a_usable_classifier(
     assert sorted(y[result.val_index].tolist()) == [100, 107, 114]
     assert set(result.val_pred.tolist()) <= {100, 107, 114}
     assert result.best_epoch == 1
-    assert [set(h) for h in result.history] == [{"epoch", "train_loss", "val_loss", "val_accuracy"}]
+    assert [set(h) for h in result.history] == [
+        {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+    ]
     assert np.isfinite(result.history[0]["train_loss"])
+    # Six training photos: the running accuracy over them is a multiple of 1/6.
+    assert round(result.history[0]["train_accuracy"] * 6, 6) in {0, 1, 2, 3, 4, 5, 6}
+    assert result.augmentation.startswith("a random crop of 35% to 100%")
     assert not result.model.training
     assert progress == sorted(progress)
     assert progress[-1] == 1.0
