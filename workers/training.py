@@ -170,7 +170,10 @@ def _linear(
     folds = int(run.params.get("folds", 5))
     device = resolve_device(ctx.settings.ml_device)  # the MLP head trains with torch
     # Probabilities, not only labels: the label-issue insight reads them (out of fold).
-    oof_probs = heads.cross_val_proba(head, x, y, folds=folds, seed=run.id, C=c, device=device)
+    oof_probs = heads.cross_val_proba(
+        head, x, y, folds=folds, seed=run.id, C=c, device=device,
+        progress=lambda f: progress.check(0.7 * f),  # a cancel is seen after each fold
+    )  # fmt: skip
     present = np.unique(y)
     oof = present[np.argmax(oof_probs, axis=1)]
     progress.check(0.7)

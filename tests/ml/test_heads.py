@@ -149,3 +149,19 @@ def test_an_unknown_head_is_refused() -> None:
         heads.fit_head("forest", x, y)
     with pytest.raises(ValueError, match="unknown head"):
         heads.cross_val_proba("", x, y)
+
+
+def test_cross_validation_reports_each_fold_and_stops_when_told() -> None:
+    x, y = blobs([0, 1, 2], 12, seed=4)
+    seen: list[float] = []
+    heads.cross_val_proba("svm", x, y, folds=4, progress=seen.append)
+    assert seen == [0.25, 0.5, 0.75, 1.0]
+
+    class Stop(Exception):
+        pass
+
+    def cancel(fraction: float) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        heads.cross_val_proba("mlp", x, y, folds=4, progress=cancel)

@@ -11,6 +11,7 @@ as a torch module (features -> probabilities) for the exported model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -88,18 +89,27 @@ def cross_val_proba(
     seed: int = 0,
     C: float | None = None,
     device: torch.device | str = "cpu",
+    progress: Callable[[float], None] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Out-of-fold probabilities of the named head (the folds of
-    ``linear.cross_val_proba``); for logreg exactly that function's numbers."""
+    ``linear.cross_val_proba``); for logreg exactly that function's numbers.
+    ``progress(fraction)`` is called after each fold: a run's cancel is seen there
+    rather than after every fold of a slow head."""
     _check(name)
-    if name == "logreg":
-        c = DEFAULT_C[name] if C is None else C
-        return linear.cross_val_proba(X, y, folds=folds, seed=seed, C=c)
+    labels = np.asarray(y)
+    smallest = int(np.unique(labels, return_counts=True)[1].min()) if len(labels) else 0
+    total = max(2, min(folds, smallest))  # as linear.cross_val_proba caps them
+    done = 0
 
     def fit_proba(
         train_x: npt.NDArray[Any], train_y: npt.NDArray[Any], test_x: npt.NDArray[Any]
     ) -> npt.NDArray[Any]:
+        nonlocal done
         model = fit_head(name, train_x, train_y, seed=seed, C=C, device=device)
-        return predict_proba(model, test_x)
+        probs = predict_proba(model, test_x)
+        done += 1
+        if progress is not None:
+            progress(min(1.0, done / total))
+        return probs
 
-    return linear.cross_val_proba(X, y, folds=folds, seed=seed, fit_proba=fit_proba)
+    return linear.cross_val_proba(X, labels, folds=folds, seed=seed, fit_proba=fit_proba)
