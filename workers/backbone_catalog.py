@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from celery.signals import worker_ready
@@ -46,12 +47,21 @@ def publish_catalog(settings: Settings) -> int:
         engine.dispose()
 
 
-def _publish_in_background() -> None:
-    try:
-        changed = publish_catalog(get_settings())
-        log.info("backbone catalog published (%s row(s) changed)", changed)
-    except Exception:
-        log.exception("could not publish the backbone catalog; by-name backbones are refused")
+def _publish_in_background(attempts: int = 10, pause: float = 30.0) -> None:
+    # A database not reachable or not migrated yet is retried for a few minutes.
+    for attempt in range(1, attempts + 1):
+        try:
+            changed = publish_catalog(get_settings())
+            log.info("backbone catalog published (%s row(s) changed)", changed)
+            return
+        except Exception:
+            log.exception(
+                "could not publish the backbone catalog (attempt %s of %s); until it is, "
+                "the web refuses by-name backbones it has not seen",
+                attempt,
+                attempts,
+            )
+            time.sleep(pause)
 
 
 @worker_ready.connect
