@@ -47,7 +47,7 @@ def folds_text(run: TrainingRun) -> str:
     """The folds parameter as the evaluation used it: "5 asked, 3 used: ..." when the
     smallest class capped them, so the parameters and the evaluation line agree."""
     asked, used, smallest = _folds(run)
-    if used is None or used == asked:
+    if used is None or used == asked or not asked:
         return str((run.params or {}).get("folds"))
     why = f": the smallest class has {smallest:,} labels" if smallest is not None else ""
     return f"{asked} asked, {used} used{why}"
@@ -55,7 +55,7 @@ def folds_text(run: TrainingRun) -> str:
 
 def _evaluation_line(run: TrainingRun, evaluation: object) -> str:
     asked, used, smallest = _folds(run)
-    if used is None or used == asked:
+    if used is None or used == asked or not asked:
         return f"Evaluated by {evaluation}."
     why = (
         f": the smallest class has {smallest:,} labeled images, and each fold holds out "

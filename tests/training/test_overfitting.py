@@ -219,3 +219,12 @@ def test_the_folds_parameter_agrees_with_the_evaluation_line(
     html = web.get(f"/projects/{s.pid}/runs/{plain.id}").text
     assert "<dt>Folds</dt><dd>3</dd>" in html
     assert "Evaluated by 3-fold cross-validation." in html
+    # A row without the folds asked (hand-edited, or older) claims nothing it cannot back.
+    bare = make_run(
+        db, s.pid, classes=[(1, "wine"), (2, "beer")], matrix=[[3, 0], [0, 4]], accuracy=1.0,
+        macro_f1=1.0, params={"C": 1.0, "folds": "five"},
+        report={"evaluation": "3-fold cross-validation", "folds_used": 3, "smallest_class": 3},
+    )  # fmt: skip
+    html = web.get(f"/projects/{s.pid}/runs/{bare.id}").text
+    assert "<dt>Folds</dt><dd>five</dd>" in html
+    assert "Evaluated by 3-fold cross-validation." in html
