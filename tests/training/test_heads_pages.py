@@ -78,3 +78,16 @@ def test_the_run_page_and_the_comparison_name_each_runs_head(
     assert "Head linear SVM (calibrated) small MLP (one hidden layer) differs" in text_of(both.text)
     same = web.get(f"/projects/{s.pid}/runs/compare?a={svm.id}&b={svm.id}").text
     assert "Head linear SVM (calibrated) linear SVM (calibrated) same" in text_of(same)
+
+
+def test_the_web_and_the_worker_know_the_same_heads() -> None:
+    from typing import get_args
+
+    from app.training.formats import HEAD_LABELS
+    from app.training.schemas import HeadName
+    from app.training.section import HEAD_CHOICES
+    from workers.ml.heads import HEADS
+
+    assert get_args(HeadName) == HEADS
+    assert tuple(c.value for c in HEAD_CHOICES) == HEADS
+    assert tuple(HEAD_LABELS) == HEADS
