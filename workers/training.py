@@ -9,7 +9,6 @@ leaves no half-written predictions.
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +31,7 @@ from workers import held_out_test
 from workers.context import WorkerContext
 from workers.embedding import embed_missing
 from workers.insights import score_insights
-from workers.ml import export, heads
+from workers.ml import export, heads, model_files
 from workers.ml.backbones import get_spec
 from workers.ml.device import resolve_device
 from workers.ml.finetune import FinetuneConfig, finetune, predict_files
@@ -117,7 +116,8 @@ def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) 
     jobs.succeed(session, run, progress.owner, str(device))
     # After the run is done: the suggestions and the queue already use the new model,
     # and writing the TorchScript and ONNX files takes longer than the training itself.
-    _export(ctx, run, result.module(), result.column_ids, dict(data.classes))
+    labeled = _labeled_files(ctx, session, run, data, result.column_ids)
+    _export(ctx, run, result.module(), result.column_ids, dict(data.classes), labeled)
 
 
 def _go(progress: Progress, fraction: float) -> bool:
@@ -305,12 +305,35 @@ def _finetune(
     )
 
 
+def _labeled_files(
+    ctx: WorkerContext,
+    session: Session,
+    run: TrainingRun,
+    data: dataset.Dataset,
+    column_ids: Sequence[int],
+) -> list[model_files.Labeled]:
+    """The run's training images (never its test split) with their true output columns:
+    the exports are checked, and int8 calibrated and judged, on them."""
+    sha = dict(
+        session.execute(
+            select(Image.id, Image.sha256).where(Image.project_id == run.project_id)
+        ).all()
+    )
+    column = {cid: n for n, cid in enumerate(column_ids)}
+    return [
+        model_files.Labeled(ctx.store.original_path(sha[i]), column[label])
+        for i, label in zip(data.image_ids, data.labels, strict=True)
+        if i in sha and label in column  # a class that lost all its images has no column
+    ]
+
+
 def _export(
     ctx: WorkerContext,
     run: TrainingRun,
     module: torch.nn.Module,
     column_ids: Sequence[int],
     names: dict[int, str],
+    labeled: Sequence[model_files.Labeled],
 ) -> None:
     folder = service.run_dir(ctx.settings, run.id)
     # Written aside and renamed into place: a download never sees half a model.
@@ -318,11 +341,10 @@ def _export(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     spec = get_spec(run.backbone)
-    module.eval()
-    export.export_torchscript(module, staging / "model.pt", spec)
-    export.export_onnx(module, staging / "model.onnx", spec)
     meta = export.preprocessing_json(spec, [names[cid] for cid in column_ids])
     meta["category_ids"] = list(column_ids)
-    (staging / "model.json").write_text(json.dumps({"run_id": run.id, **meta}, indent=2))
+    model_files.write_model_files(
+        module, staging, spec, {"run_id": run.id, **meta}, labeled, seed=run.id
+    )
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

@@ -117,4 +117,4 @@ class CellImage(BaseModel):
     thumbnail_url: str
 
 
-ExportFormat = Literal["torchscript", "onnx"]
+ExportFormat = Literal["onnx", "onnx-int8", "pt2", "torchscript"]

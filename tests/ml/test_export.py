@@ -1,5 +1,6 @@
-"""Exported models: the probe on top of the real backbone, written as TorchScript and
-ONNX, loaded back and run the way a user would, agreeing with Curator's own numbers."""
+"""Exported models: the probe on top of the real backbone, written as TorchScript,
+torch.export (.pt2) and ONNX, loaded back and run the way a user would, agreeing with
+Curator's own numbers."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from workers.ml.backbones import BACKBONES, DEFAULT_BACKBONE
 from workers.ml.embed import embed_files
 from workers.ml.export import (
     export_onnx,
+    export_pt2,
     export_torchscript,
     linear_classifier,
     preprocessing_json,
@@ -53,11 +55,21 @@ def batch(photos: list[Path]) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def exported(classifier: nn.Module, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def exported(
+    classifier: nn.Module, batch: np.ndarray, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("export")
+    # Checked on random tensors here, on real photos in the next one.
     export_torchscript(classifier, folder / "model.pt", SPEC)
-    export_onnx(classifier, folder / "model.onnx", SPEC)
+    export_onnx(classifier, folder / "model.onnx", SPEC, batch)
     return folder / "model.pt", folder / "model.onnx"
+
+
+@pytest.fixture(scope="module")
+def pt2(classifier: nn.Module, batch: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("export") / "model.pt2"
+    export_pt2(classifier, path, SPEC, batch[:4])
+    return path
 
 
 def torch_probs(module: nn.Module, images: np.ndarray) -> np.ndarray:
@@ -110,6 +122,31 @@ def test_onnx_runs_in_onnxruntime_like_torch(
     props = {p.key: json.loads(p.value) for p in onnx.load(str(exported[1])).metadata_props}
     assert props["color_order"] == "RGB"
     assert props["layout"] == "NCHW"
+
+
+def test_pt2_loads_with_torch_export_and_runs_like_torch(
+    pt2: Path, batch: np.ndarray, expected: np.ndarray
+) -> None:
+    extra = {"preprocessing.json": ""}
+    program = torch.export.load(str(pt2), extra_files=extra)
+    loaded = program.module()
+    for n in (1, 6):  # traced with two images; any batch size works
+        with torch.inference_mode():
+            got = loaded(torch.from_numpy(batch[:n])).numpy()
+        np.testing.assert_allclose(got, expected[:n], atol=1e-5)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+    meta = json.loads(extra["preprocessing.json"])
+    assert (meta["input_name"], meta["crop"], meta["std"]) == ("image", 224, [0.5, 0.5, 0.5])
+    assert sorted(p.name for p in pt2.parent.iterdir()) == ["model.pt2"]  # no temporaries
+
+
+def test_onnx_is_written_by_the_dynamo_exporter_as_one_file(exported: tuple[Path, Path]) -> None:
+    proto = onnx.load(str(exported[1]))
+    # The legacy TorchScript-based exporter wrote opset 17.
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 18
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a named batch axis
+    # The weights are inside: a user gets one file, not model.onnx beside model.onnx.data.
+    assert sorted(p.name for p in exported[1].parent.iterdir()) == ["model.onnx", "model.pt"]
 
 
 def test_export_leaves_the_callers_module_alone(

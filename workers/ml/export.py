@@ -1,9 +1,11 @@
-"""Trained models as files a user can run without Curator: TorchScript, ONNX, and a JSON
-that says how to prepare an image for them.
+"""Trained models as files a user can run without Curator: ONNX (the dynamo exporter),
+a ``torch.export`` program (.pt2), TorchScript (kept: the saliency maps load it), and a
+JSON that says how to prepare an image for them.
 
 Every export is checked before it is kept: the written file is loaded back and run on a
-batch of a different size than the one it was traced with, and must agree with the
-module it came from. A file that exists is a file that works.
+batch of a different size than the one it was traced with (the run's own images where
+the caller has them, random tensors otherwise), and must agree with the module it came
+from. A file that exists is a file that works.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -26,8 +29,10 @@ from workers.ml.linear import LinearModel
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
-ONNX_OPSET = 17
+ONNX_OPSET = 18  # the dynamo exporter's own; an older one would go through a converter
 _TOLERANCE = 1e-4  # probabilities; features are compared relative to their scale
+_TRACE_BATCH = 2  # torch.export specializes a batch of 1 to a constant: no dynamic axis
+Images = npt.NDArray[np.float32]  # (N, 3, S, S) float32, preprocessed as preprocessing_json says
 
 
 def linear_classifier(
@@ -94,11 +99,23 @@ def _example(spec: BackboneSpec, batch: int, seed: int) -> torch.Tensor:
     return torch.randn(batch, 3, spec.input_size, spec.input_size, generator=generator)
 
 
+def _probe(spec: BackboneSpec, images: Images | None) -> torch.Tensor:
+    """What the saved file is checked on: the caller's images, or three random ones."""
+    if images is None or len(images) == 0:
+        return _example(spec, 3, 1)
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+
+
+def _batch_axis() -> dict[int, torch.export.Dim]:
+    return {0: torch.export.Dim("batch", min=1)}
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
     """Write to a temporary file beside ``path`` and move it in place only on success."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The real suffix last: torch.export.save wants a name ending in .pt2.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -115,8 +132,11 @@ def _check(expected: np.ndarray, got: np.ndarray, what: str) -> None:
         raise RuntimeError(f"the exported {what} disagrees with the model (max diff {diff})")
 
 
-def export_torchscript(module: nn.Module, path: Path, spec: BackboneSpec) -> None:
-    """A traced TorchScript file; ``preprocessing.json`` rides along as an extra file."""
+def export_torchscript(
+    module: nn.Module, path: Path, spec: BackboneSpec, images: Images | None = None
+) -> None:
+    """A traced TorchScript file; ``preprocessing.json`` rides along as an extra file.
+    Deprecated by torch, but Curator's own saliency maps and existing users load it."""
     cpu = _cpu_copy(module)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings about shapes baked in: checked below
@@ -125,7 +145,7 @@ def export_torchscript(module: nn.Module, path: Path, spec: BackboneSpec) -> Non
         traced = torch.jit.trace(  # type: ignore[no-untyped-call]
             cpu, _example(spec, 1, 0), check_trace=False
         )
-        probe = _example(spec, 3, 1)
+        probe = _probe(spec, images)
         expected = cpu(probe).numpy()
         extra = {"preprocessing.json": json.dumps(_spec_metadata(spec))}
         with _atomic(path) as tmp:
@@ -137,38 +157,68 @@ def export_torchscript(module: nn.Module, path: Path, spec: BackboneSpec) -> Non
             _check(expected, got, "TorchScript model")
 
 
-def write_onnx(module: nn.Module, path: Path, spec: BackboneSpec, *, output_name: str) -> None:
+def export_pt2(
+    module: nn.Module, path: Path, spec: BackboneSpec, images: Images | None = None
+) -> None:
+    """A ``torch.export`` program with a dynamic batch axis (``torch.export.load(path)
+    .module()`` runs it); ``preprocessing.json`` rides along as extra metadata."""
+    cpu = _cpu_copy(module)
+    with torch.no_grad():
+        program = torch.export.export(
+            cpu, (_example(spec, _TRACE_BATCH, 0),), dynamic_shapes=(_batch_axis(),)
+        )
+        probe = _probe(spec, images)
+        expected = cpu(probe).numpy()
+        extra = {"preprocessing.json": json.dumps(_spec_metadata(spec))}
+        with _atomic(path) as tmp:
+            torch.export.save(program, str(tmp), extra_files=extra)
+            got = torch.export.load(str(tmp)).module()(probe).numpy()
+            _check(expected, got, "torch.export program")
+
+
+def write_onnx(
+    module: nn.Module,
+    path: Path,
+    spec: BackboneSpec,
+    *,
+    output_name: str,
+    images: Images | None = None,
+) -> None:
     """ONNX with a dynamic batch axis, checked with onnxruntime before it is kept."""
     import onnx
     import onnxruntime as ort
 
     cpu = _cpu_copy(module)
     with _atomic(path) as tmp, torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer and exporter deprecation chatter
+        warnings.simplefilter("ignore")  # exporter chatter about its own internals
         torch.onnx.export(
             cpu,
-            (_example(spec, 1, 0),),
+            (_example(spec, _TRACE_BATCH, 0),),
             str(tmp),
             input_names=[INPUT_NAME],
             output_names=[output_name],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, output_name: {0: "batch"}},
+            dynamic_shapes=(_batch_axis(),),
             opset_version=ONNX_OPSET,
-            dynamo=False,  # the dynamo exporter needs onnxscript, which is not a dependency
+            dynamo=True,
+            external_data=False,  # one self-contained file, not model.onnx + model.onnx.data
+            verbose=False,
         )
         proto = onnx.load(str(tmp))
         for key, value in _spec_metadata(spec).items():
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, json.dumps(value)
         onnx.save(proto, str(tmp))
-        probe = _example(spec, 3, 1)
+        probe = _probe(spec, images)
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         got = session.run(None, {INPUT_NAME: probe.numpy()})[0]
         _check(cpu(probe).numpy(), np.asarray(got), "ONNX model")
 
 
-def export_onnx(module: nn.Module, path: Path, spec: BackboneSpec) -> None:
+def export_onnx(
+    module: nn.Module, path: Path, spec: BackboneSpec, images: Images | None = None
+) -> None:
     """Input ``image`` (N, 3, S, S) float32, output ``probabilities`` (N, classes)."""
-    write_onnx(module, path, spec, output_name=OUTPUT_NAME)
+    write_onnx(module, path, spec, output_name=OUTPUT_NAME, images=images)
 
 
 def preprocessing_json(spec: BackboneSpec, class_names: Sequence[str]) -> dict[str, object]:
