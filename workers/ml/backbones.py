@@ -137,7 +137,16 @@ def load_backbone(
 
 
 def build(spec: BackboneSpec, fetch: Fetch | None) -> nn.Module:
-    """The spec's network; ``fetch`` None means random weights."""
+    """The spec's network; ``fetch`` None means random weights, the same ones at every
+    call (a seeded generator of their own), so two loads in one run agree."""
+    if fetch is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return _build(spec, None)
+    return _build(spec, fetch)
+
+
+def _build(spec: BackboneSpec, fetch: Fetch | None) -> nn.Module:
     if spec.source == "package":
         return _efficientnet_lite0(fetch is None)
     if spec.source == "torchvision":
