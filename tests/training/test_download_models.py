@@ -81,8 +81,15 @@ def trained(
     return api, rid
 
 
-def test_int8_and_pt2_downloads_run_like_the_float_model(trained: tuple[TestClient, int]) -> None:
+def test_int8_and_pt2_downloads_run_like_the_float_model(
+    trained: tuple[TestClient, int], browser_as: ClientFor, admin: User
+) -> None:
     api, rid = trained
+    pid = api.get(f"/api/v1/training-runs/{rid}").json()["project_id"]
+    page = browser_as(admin).get(f"/projects/{pid}/runs/{rid}").text
+    for format in ("onnx", "onnx-int8", "pt2", "torchscript"):
+        assert f'href="/api/v1/training-runs/{rid}/model?format={format}"' in page
+    assert "offered only when its accuracy on this run's labeled images is within 1 point" in page
     float_zip = _model(api, rid, "onnx")
     int8_zip = _model(api, rid, "onnx-int8")
     assert sorted(int8_zip) == ["model.json", "model_int8.onnx"]
