@@ -4,18 +4,25 @@ the preprocessing torchvision's or timm's weights were evaluated with."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import timm
 import torch
+import torchvision.models as tv
+from safetensors.torch import save as save_safetensors
 from safetensors.torch import save_file
 from torchvision.models import get_weight
 
 from tests.ml.conftest import CPU
-from workers.ml.architectures import timm_features
+from workers.ml.architectures import timm_features, torchvision_features
 from workers.ml.backbones import BACKBONES, get_spec, load_backbone
 
+AUXILIARY = ("googlenet", "inception_v3")
 CLASSICS = [
     "alexnet",
     "googlenet",
@@ -101,3 +108,76 @@ def test_dinov2_weights_at_518_load_at_224(tmp_path: Path) -> None:
     assert torch.equal(loaded["blocks.11.mlp.fc2.weight"], state["blocks.11.mlp.fc2.weight"])
     with torch.inference_mode():
         assert model.eval()(torch.randn(1, 3, 224, 224)).shape == (1, 384)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n, s in BACKBONES.items()
+        if s.source == "torchvision" and n != "vgg16"  # VGG: 1 GB for two copies; as AlexNet
+    ],
+)
+def test_a_torchvision_checkpoint_loads_strictly(name: str) -> None:
+    """A state dict laid out as torchvision's pretrained file (GoogLeNet and Inception-V3
+    with their auxiliary heads) loads with no key missing or left over."""
+    arch = BACKBONES[name].arch
+    extra = {"aux_logits": True, "init_weights": False} if arch in AUXILIARY else {}
+    state = tv.get_model(arch, weights=None, **extra).state_dict()
+    model = torchvision_features(arch, state)
+    loaded = model.state_dict()
+    first = next(iter(loaded))
+    assert torch.equal(loaded[first], state[first])
+    assert not any(key.startswith(("aux1.", "aux2.", "AuxLogits.")) for key in loaded)
+
+
+def test_dinov2_through_the_hub_mirror_loads_at_224(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry's own path: DINOv2's 518 px checkpoint, served as the hub serves it
+    (on the loopback), checked by its declared sha256, loaded at 224 px."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    source = timm.create_model("vit_small_patch14_dinov2", pretrained=False, num_classes=0)
+    state = {k: v.contiguous() for k, v in source.state_dict().items()}
+    content = save_safetensors(state)
+    path = "/timm/vit_small_patch14_dinov2.lvd142m/resolve/main/model.safetensors"
+    headers = {"X-Linked-Etag": f'"{hashlib.sha256(content).hexdigest()}"'}
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bool) -> None:
+            if self.path != path:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(content)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            if body:
+                self.wfile.write(content)
+
+        def do_GET(self) -> None:
+            self._answer(True)
+
+        def do_HEAD(self) -> None:
+            self._answer(False)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mirror = f"http://127.0.0.1:{httpd.server_address[1]}"
+        model = load_backbone("dinov2_small", CPU, allow_download=True, mirror=mirror)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+    loaded = model.state_dict()
+    assert loaded["pos_embed"].shape == (1, 1 + 16 * 16, 384)
+    assert torch.equal(loaded["blocks.0.attn.qkv.weight"], state["blocks.0.attn.qkv.weight"])
+    with torch.inference_mode():
+        assert model(torch.randn(1, 3, 224, 224)).shape == (1, 384)
