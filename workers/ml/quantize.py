@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 
 
 class _Batches(CalibrationDataReader):  # type: ignore[misc]
-    """One image at a time: activation ranges do not depend on how they are batched,
-    and batch 1 keeps the calibration's copies of every intermediate tensor small."""
+    """One image at a time: MinMax ranges (over all images) do not depend on how the
+    images are batched, and a batch of 1 keeps each calibration call small."""
 
     def __init__(self, input_name: str, images: Images) -> None:
         self._input = input_name
