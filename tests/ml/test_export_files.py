@@ -30,9 +30,10 @@ class Tiny(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        torch.manual_seed(0)
-        self.conv = nn.Conv2d(3, 8, 5, stride=4)
-        self.head = nn.Linear(8, 3)
+        with torch.random.fork_rng():  # the same weights each time, the global RNG untouched
+            torch.manual_seed(0)
+            self.conv = nn.Conv2d(3, 8, 5, stride=4)
+            self.head = nn.Linear(8, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.relu(self.conv(x)).mean(dim=(2, 3))
