@@ -96,6 +96,7 @@ def test_a_download_killed_midway_is_not_taken_for_the_weights(
         torchvision_file("tiny", url, Fetch(False, cache_dir=cache))
     path = torchvision_file("tiny", url, Fetch(True, mirror=mirror, cache_dir=cache))
     assert path.read_bytes() == content
+    assert [p.name for p in cache.iterdir()] == [path.name]  # the dead one's .part is gone
 
 
 def test_a_connection_that_drops_midway_keeps_nothing(

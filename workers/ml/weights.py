@@ -169,11 +169,27 @@ def _declared_sha256(url: str, timeout: float) -> str:
     return value
 
 
+def _remove_dead_partials(target: Path) -> None:
+    """Half-written files of processes that died mid-download (killed, machine reset);
+    a live process's file is left to it."""
+    for partial in target.parent.glob(f".{target.name}.*.part"):
+        pid = partial.name.removesuffix(".part").rsplit(".", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            partial.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 def _download(url: str, target: Path, accept: Callable[[str], bool], timeout: float) -> None:
     """Fetch ``url`` into ``target`` with a read timeout (torch.hub has none, so a silently
     dropped connection would hang the worker); the file is moved into place only when
     ``accept(sha256 hex)`` says its hash is the expected one."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_partials(target)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     try:
