@@ -270,7 +270,10 @@ def test_a_key_right_after_the_search_closes_reaches_the_screen(
     page.evaluate(
         """() => {
           const field = document.activeElement;
-          const key = (k) => field.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }));
+          const key = (k) =>
+            field.dispatchEvent(
+              new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }),
+            );
           key("Tab");
           key("g");
         }"""
