@@ -206,3 +206,27 @@ def test_a_run_s_exported_files_explain_like_the_model_they_came_from(
     np.testing.assert_allclose(again.heat, direct.heat, atol=1e-3)
     with pytest.raises(RuntimeError):  # the wrong mode's layout does not load quietly
         load_explainer(tuned_file, DEFAULT_BACKBONE, "linear", 12)
+
+
+@pytest.mark.parametrize(
+    "backbone", ["alexnet", "googlenet", "mobilenet_v3_large", "efficientnet_b0", "dinov2_small"]
+)
+def test_every_shelf_backbone_gets_a_map(backbone: str) -> None:
+    """The classics and DINOv2 (random weights: only where the map is taken is checked):
+    the layer is the last spatial feature map, so the heat map covers the crop and is not
+    flat."""
+    from workers.ml.backbones import get_spec, load_backbone
+
+    spec = get_spec(backbone)
+    features = load_backbone(backbone, CPU, random_weights=True)
+    torch.manual_seed(0)
+    coef = torch.randn(3, spec.dim).numpy()
+    explainer = linear_explainer(backbone, features, coef, np.zeros(3, np.float32))
+    path, _ = flowers("train", 1, 1)[0]
+    pixels = model_pixels(open_rgb(path, spec.resize), spec)
+    maps = [grad_cam(explainer, pixels, column) for column in range(3)]
+    assert all(m.heat.shape == (spec.input_size, spec.input_size) for m in maps)
+    assert [m.column for m in maps] == [0, 1, 2]
+    # A random head can push one class's map below zero everywhere (Grad-CAM's ReLU then
+    # leaves it flat); a layer with no spatial map would leave every class's flat.
+    assert any(float(m.heat.max()) > float(m.heat.min()) for m in maps)

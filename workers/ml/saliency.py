@@ -63,7 +63,8 @@ class Saliency:
 
 
 def target_layer(backbone: str, module: nn.Module) -> tuple[nn.Module, Reshape | None]:
-    """The last layer with a spatial map, per backbone in the registry."""
+    """The last layer with a spatial map: named for the first backbones of the registry
+    (checked by hand), found by a probe pass for the others and for models by name."""
     m: Any = module
     if backbone == "efficientnet_lite0":
         return m.bn2, None  # conv_head's batch norm and ReLU6: 1280 x 7 x 7
@@ -71,7 +72,7 @@ def target_layer(backbone: str, module: nn.Module) -> tuple[nn.Module, Reshape |
         return m.layer4[-1], None
     if backbone == "convnext_tiny":
         return m.features[-1], None
-    if backbone == "vit_small":
+    if backbone == "vit_small" or _is_vision_transformer(m):
         prefix = int(getattr(m, "num_prefix_tokens", 1))
 
         def tokens_to_map(x: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,39 @@ def target_layer(backbone: str, module: nn.Module) -> tuple[nn.Module, Reshape |
             return patches.reshape(x.shape[0], side, side, x.shape[2]).permute(0, 3, 1, 2)
 
         return m.blocks[-1].norm1, tokens_to_map
-    raise ValueError(f"no saliency layer is known for backbone {backbone!r}")
+    found = last_spatial_layer(module, get_spec(backbone).input_size)
+    if found is None:
+        raise ValueError(f"no saliency layer is known for backbone {backbone!r}")
+    return found, None
+
+
+def _is_vision_transformer(m: Any) -> bool:
+    # timm's ViTs (DINOv2 among them): patch tokens after the prefix tokens, a square grid.
+    blocks = getattr(m, "blocks", None)
+    return hasattr(m, "patch_embed") and isinstance(blocks, nn.Sequential) and len(blocks) > 0
+
+
+def last_spatial_layer(module: nn.Module, side: int) -> nn.Module | None:
+    """The module that runs last with an (N, C, H, W) output larger than 1 x 1: the final
+    feature map of a convolutional network, before its global pooling. Found by one
+    forward pass of a blank image with hooks on every module (in eval mode, no grad)."""
+    last: list[nn.Module] = []
+
+    def hook(mod: nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor) and output.ndim == 4 and output.shape[-1] > 1:
+            last.append(mod)
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if m is not module]
+    was_training = module.training
+    try:
+        module.eval()
+        with torch.no_grad():
+            module(torch.zeros(1, 3, side, side, device=next(module.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+        module.train(was_training)
+    return last[-1] if last else None
 
 
 def linear_explainer(
