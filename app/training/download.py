@@ -33,6 +33,20 @@ LABELS = {
 }
 
 
+def refusals(settings: Settings, run: TrainingRun) -> dict[str, str]:
+    """Why each format the worker did not keep is missing, for the run page to say
+    beside its link; empty until the files are written (the links then say so)."""
+    folder = run_dir(settings, run.id)
+    meta = folder / "model.json"
+    if run.status is not RunStatus.succeeded or not meta.exists():
+        return {}
+    return {
+        name: _not_offered(run.id, meta, name)
+        for name, file in FILES.items()
+        if not (folder / file).exists()
+    }
+
+
 def model_zip(settings: Settings, run: TrainingRun, format: str) -> StreamingResponse:
     if run.status is not RunStatus.succeeded:
         raise Conflict(f"Run {run.id} has {run.status.value}; only a finished run has a model.")

@@ -12,11 +12,21 @@ from starlette.responses import Response
 
 from app.auth.deps import PageUser
 from app.auth.models import User
+from app.config import Settings
 from app.db import SessionDep
 from app.images.labels_view import labels_of
 from app.projects import service as projects
 from app.projects.models import Project
-from app.training import compare, overfitting, predictions, run_report, section, service
+from app.settings_dep import SettingsDep
+from app.training import (
+    compare,
+    download,
+    overfitting,
+    predictions,
+    run_report,
+    section,
+    service,
+)
 from app.training.epoch_chart import epoch_chart
 from app.training.formats import MODE_LABELS, level_text
 from app.training.models import TrainingRun
@@ -60,7 +70,7 @@ def compare_page(
 
 
 def _run_context(
-    session: Session, user: User, project: Project, run: TrainingRun
+    session: Session, settings: Settings, user: User, project: Project, run: TrainingRun
 ) -> dict[str, Any]:
     manager = projects.can_manage(session, user, project)
     metrics = run.run_metrics
@@ -73,6 +83,7 @@ def _run_context(
         "can_manage": manager and not project.archived,
         # An archived project's models stay downloadable; labelers never get them.
         "can_download": manager,
+        "refused": download.refusals(settings, run) if manager else {},
         "parameters": run_report.parameters(run),
         "report": run_report.report_lines(run),
         "classes": run_report.class_scores(metrics),
@@ -92,10 +103,11 @@ def run_page(
     project_id: Id,
     run_id: Id,
     session: SessionDep,
+    settings: SettingsDep,
     user: PageUser,
 ) -> Response:
     project, run = service.run_in_project(session, user, project_id, run_id)
-    context = _run_context(session, user, project, run)
+    context = _run_context(session, settings, user, project, run)
     return render(request, "training/run.html", context, user=user)
 
 
@@ -105,11 +117,12 @@ def run_body(
     project_id: Id,
     run_id: Id,
     session: SessionDep,
+    settings: SettingsDep,
     user: PageUser,
 ) -> Response:
     """The run page's body, polled while the run is queued or running."""
     project, run = service.run_in_project(session, user, project_id, run_id)
-    context = _run_context(session, user, project, run)
+    context = _run_context(session, settings, user, project, run)
     return render(request, "training/_run_body.html", context, user=user)
 
 

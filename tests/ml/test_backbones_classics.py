@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import huggingface_hub
+import numpy as np
 import pytest
 import timm
 import torch
@@ -70,6 +72,27 @@ def test_torchvision_preprocessing_is_the_weights_own(name: str) -> None:
     assert spec.mean == pytest.approx(tuple(transform.mean))
     assert spec.std == pytest.approx(tuple(transform.std))
     assert spec.download_mb == pytest.approx(weights.meta["_file_size"])
+    if name not in LEGACY_BILINEAR:
+        assert spec.interpolation == transform.interpolation.value
+
+
+# Registered before the spec said how to resample: their cached embeddings were made
+# bilinear, and stay so (see BackboneSpec.interpolation).
+LEGACY_BILINEAR = {"resnet50", "convnext_tiny", "vit_small"}
+
+
+def test_the_crop_is_resampled_as_the_spec_says() -> None:
+    from PIL import Image as PILImage
+
+    from workers.ml.images import model_pixels
+
+    rng = np.random.default_rng(0)
+    picture = PILImage.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    b0 = BACKBONES["efficientnet_b0"]
+    bicubic = model_pixels(picture, b0)
+    bilinear = model_pixels(picture, replace(b0, interpolation="bilinear"))
+    assert bicubic.shape == bilinear.shape == (224, 224, 3)
+    assert not np.array_equal(bicubic, bilinear)
 
 
 @pytest.mark.parametrize("name", [n for n, s in BACKBONES.items() if s.source == "timm"])
@@ -90,6 +113,8 @@ def test_timm_preprocessing_is_the_pretrained_cfg(name: str) -> None:
     assert tuple(crop.size) == (spec.input_size, spec.input_size)
     assert spec.mean == pytest.approx(config["mean"])
     assert spec.std == pytest.approx(config["std"])
+    if name not in LEGACY_BILINEAR:
+        assert spec.interpolation == config["interpolation"]
 
 
 def test_dinov2_weights_at_518_load_at_224(tmp_path: Path) -> None:

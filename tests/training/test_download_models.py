@@ -145,7 +145,7 @@ def _finished_run(db: Session, pid: int) -> TrainingRun:
 
 
 def test_an_int8_model_below_the_bar_answers_409_with_the_reason(
-    settings: Settings, api_as: ClientFor, admin: User, db: Session
+    settings: Settings, api_as: ClientFor, browser_as: ClientFor, admin: User, db: Session
 ) -> None:
     require((FLOWERS12 / "train").is_dir(), f"the flowers12 dataset is missing at {FLOWERS12}")
     api = api_as(admin)
@@ -162,6 +162,11 @@ def test_an_int8_model_below_the_bar_answers_409_with_the_reason(
     assert "on 12 of the run's labeled images" in detail
     assert "more than the -50 allowed" in detail
     assert _model(api, run.id, "onnx")["model.onnx"]  # the float model still downloads
+    # The run page says it beside the other formats' links, with no int8 link to follow.
+    page = browser_as(admin).get(f"/projects/{run.project_id}/runs/{run.id}").text
+    assert "format=onnx-int8" not in page
+    assert f"ONNX int8: not offered. {detail}" in page.replace("&#39;", "'")
+    assert 'format=onnx"' in page
 
 
 def test_a_run_exported_before_these_formats_says_so(

@@ -50,14 +50,27 @@ class BackboneSpec:
     # timm: the Hugging Face repo of its weights
     download_mb: float | None = None  # None: nothing to download (or unknown)
     timm_kwargs: tuple[tuple[str, Any], ...] = ()
+    # How the crop is resized: what the weights were evaluated with (torchvision's
+    # EfficientNet-B0 and timm's ViTs bicubic). Lite0 and ViT-Small stay bilinear: their
+    # embeddings are cached by backbone name on existing installs, and mixing the two
+    # resamplings in one project's cache would be worse than either.
+    interpolation: str = "bilinear"  # bilinear | bicubic
 
 
 def _tv(
-    name: str, label: str, dim: int, crop: int, resize: int, weights: str, mb: float
+    name: str,
+    label: str,
+    dim: int,
+    crop: int,
+    resize: int,
+    weights: str,
+    mb: float,
+    interpolation: str = "bilinear",
 ) -> BackboneSpec:
     return BackboneSpec(
         name, label, dim, crop, resize, IMAGENET_MEAN, IMAGENET_STD, offline=False,
         source="torchvision", arch=name, weights=weights, download_mb=mb,
+        interpolation=interpolation,
     )  # fmt: skip
 
 
@@ -88,14 +101,14 @@ BACKBONES: dict[str, BackboneSpec] = {
         _tv("mobilenet_v3_large", "MobileNet-V3-Large (torchvision, ImageNet V2 weights)",
             1280, 224, 232, "MobileNet_V3_Large_Weights.IMAGENET1K_V2", 21.107),
         _tv("efficientnet_b0", "EfficientNet-B0 (torchvision, ImageNet)", 1280, 224, 256,
-            "EfficientNet_B0_Weights.IMAGENET1K_V1", 20.451),
+            "EfficientNet_B0_Weights.IMAGENET1K_V1", 20.451, "bicubic"),
         # timm's pretrained_cfg says 518 px at crop_pct 1.0; at 224 px the crop stays the
         # whole resized image, and the position embedding is resized on load.
         BackboneSpec(
             "dinov2_small", "DINOv2-S/14 (timm, LVD-142M, at 224 px)", 384, 224, 224,
             IMAGENET_MEAN, IMAGENET_STD, offline=False, source="timm",
             arch="vit_small_patch14_dinov2", weights="timm/vit_small_patch14_dinov2.lvd142m",
-            download_mb=88.2, timm_kwargs=(("img_size", 224),),
+            download_mb=88.2, timm_kwargs=(("img_size", 224),), interpolation="bicubic",
         ),
     )
 }  # fmt: skip

@@ -93,6 +93,7 @@ def _torchvision_spec(name: str, arch: str) -> BackboneSpec:
         _triple(t.mean), _triple(t.std), offline=False, source="torchvision", arch=arch,
         weights=f"{type(weights).__name__}.{weights.name}",
         download_mb=weights.meta.get("_file_size"),
+        interpolation=_interpolation(getattr(t, "interpolation", "bilinear")),
     )  # fmt: skip
 
 
@@ -112,7 +113,14 @@ def _timm_spec(name: str, tagged: str) -> BackboneSpec:
     return BackboneSpec(
         name, f"{tagged} (timm)", dim, size, resize, _triple(cfg.mean), _triple(cfg.std),
         offline=False, source="timm", arch=tagged, weights=cfg.hf_hub_id,
+        interpolation=_interpolation(cfg.interpolation),
     )  # fmt: skip
+
+
+def _interpolation(named: object) -> str:
+    """timm says "bicubic"; torchvision an InterpolationMode whose value is "bicubic"."""
+    text = str(getattr(named, "value", named) or "bilinear").lower()
+    return "bicubic" if "bicubic" in text else "bilinear"
 
 
 def _dim(make: Any, size: int) -> int:

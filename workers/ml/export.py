@@ -232,15 +232,15 @@ def preprocessing_json(spec: BackboneSpec, class_names: Sequence[str]) -> dict[s
         "color_order": "RGB",
         "dtype": "float32",
         "input_size": [spec.input_size, spec.input_size],
-        "resize": spec.resize,  # shorter side, bilinear, before the crop
+        "resize": spec.resize,  # shorter side, before the crop
         "crop": spec.input_size,  # center crop, square
-        "interpolation": "bilinear",
+        "interpolation": spec.interpolation,
         "pixel_scale": 1 / 255,  # applied before mean and std
         "mean": list(spec.mean),
         "std": list(spec.std),
         "steps": [
             "decode to RGB, apply the EXIF orientation",
-            f"resize the shorter side to {spec.resize} px (bilinear)",
+            f"resize the shorter side to {spec.resize} px ({spec.interpolation})",
             f"center-crop {spec.input_size}x{spec.input_size}",
             "scale pixel values to [0, 1], subtract mean, divide by std (per channel)",
             "HWC -> CHW, add a batch axis",

@@ -109,11 +109,14 @@ def normalize(pixels: npt.NDArray[np.uint8], spec: BackboneSpec) -> Array:
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
+_RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+
+
 def model_pixels(image: Image.Image, spec: BackboneSpec) -> npt.NDArray[np.uint8]:
     """The centre crop at the model's input size, uint8 HWC."""
     size = (spec.input_size, spec.input_size)
     box = crop_box(image.width, image.height, spec)
-    resized = image.resize(size, Image.Resampling.BILINEAR, box=box)
+    resized = image.resize(size, _RESAMPLING[spec.interpolation], box=box)
     return np.asarray(resized, dtype=np.uint8)
 
 
