@@ -129,9 +129,14 @@ def test_train_from_the_dashboard_and_read_the_metrics(
     images = page.get_by_role("list", name="Images labeled daisy and predicted daisy")
     expect(images.get_by_role("listitem")).to_have_count(shown)
     expect(images.get_by_role("link").first).to_have_attribute("href", re.compile(r"^/images/\d+$"))
-    expect(metrics.get_by_role("link", name="ONNX")).to_have_attribute(
-        "href", f"/api/v1/training-runs/{rid}/model?format=onnx"
-    )
+    for name, format in (
+        ("ONNX", "onnx"),
+        ("ONNX int8", "onnx-int8"),
+        ("TorchScript", "torchscript"),
+    ):
+        expect(metrics.get_by_role("link", name=name, exact=True)).to_have_attribute(
+            "href", f"/api/v1/training-runs/{rid}/model?format={format}"
+        )
 
     schemes: tuple[tuple[Literal["light", "dark"], str], ...] = (
         ("light", "desktop"),

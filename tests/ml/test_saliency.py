@@ -230,3 +230,36 @@ def test_every_shelf_backbone_gets_a_map(backbone: str) -> None:
     # A random head can push one class's map below zero everywhere (Grad-CAM's ReLU then
     # leaves it flat); a layer with no spatial map would leave every class's flat.
     assert any(float(m.heat.max()) > float(m.heat.min()) for m in maps)
+
+
+@pytest.mark.parametrize(("head", "classes"), [("logreg", 3), ("svm", 3), ("svm", 2), ("mlp", 3)])
+def test_a_run_with_any_head_explains_its_own_class_scores(
+    lite0: nn.Module, head: str, classes: int, tmp_path: Path
+) -> None:
+    """A linear run's export is the backbone and its head (workers.ml.heads.module):
+    rebuilt from the TorchScript file, the explainer scores the classes as the file
+    does (the softmax of its scores is the file's output), and gives a map."""
+    from workers.ml import heads
+    from workers.ml.export import head_classifier
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(classes), 12)
+    model = heads.fit_head(head, rng.normal(size=(len(labels), SPEC.dim)), labels, seed=0)
+    exported = head_classifier(DEFAULT_BACKBONE, heads.module(model), SPEC.dim, device=CPU)
+    path = tmp_path / f"{head}.pt"
+    export_torchscript(exported, path, SPEC)
+    rebuilt = load_explainer(path, DEFAULT_BACKBONE, "linear", classes)
+    photo = _test_photo("buttercup/image_1185.jpg")
+    batch = torch.from_numpy(load_for_model(photo, SPEC))[None]
+    with torch.no_grad():
+        scores = rebuilt.model(batch)
+        probabilities = exported(batch)
+    assert scores.shape == probabilities.shape == (1, classes)
+    saliency = grad_cam(rebuilt, _pixels(photo), None)
+    assert saliency.heat.shape == (SIDE, SIDE)
+    assert saliency.column == int(scores.argmax())
+    if head != "svm":  # softmax keeps the order; Platt scaling is per class, it may not
+        assert int(scores.argmax()) == int(probabilities.argmax())
+        torch.testing.assert_close(torch.softmax(scores, 1), probabilities, atol=1e-5, rtol=0)
+    with pytest.raises(RuntimeError):  # the run's class count must be the file's
+        load_explainer(path, DEFAULT_BACKBONE, "linear", classes + 1)

@@ -150,14 +150,60 @@ def load_explainer(
     spec = get_spec(backbone)
     features = load_backbone(backbone, torch.device("cpu"), allow_download=allow_download)
     if mode == "linear":
-        model: nn.Module = nn.Sequential(features, UnitRows(), nn.Linear(spec.dim, classes))
-        model.load_state_dict(state, strict=True)
+        features.load_state_dict(_under("0.", state), strict=True)
+        model: nn.Module = nn.Sequential(features, linear_scores(state, classes)).eval()
         return _explainer(backbone, features, model)
     if mode == "finetune":
         classifier = Classifier(features, spec.dim, classes)
         classifier.load_state_dict({k.removeprefix("0."): v for k, v in state.items()}, strict=True)
         return finetuned_explainer(backbone, classifier)
     raise ValueError(f"unknown run mode {mode!r}")
+
+
+def _under(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _layer(weight: torch.Tensor, bias: torch.Tensor) -> nn.Linear:
+    layer = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    return layer
+
+
+class _BothSides(nn.Module):
+    """A binary SVM's one decision value d as two class scores (-d, d)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([-x, x], dim=1)
+
+
+def linear_scores(state: dict[str, torch.Tensor], classes: int) -> nn.Module:
+    """A linear run's head up to its class scores, from its exported state dict (Grad-CAM
+    explains a class's score, not its probability after the softmax or Platt scaling).
+    The layouts: before the heads ``Sequential(backbone, UnitRows, Linear, Softmax)``;
+    since, ``Sequential(backbone, head)`` with the head of ``workers.ml.heads.module``."""
+    if "2.weight" in state:  # the probe, exported before the heads
+        scores: list[nn.Module] = [_layer(state["2.weight"], state["2.bias"])]
+    elif "1.decision.weight" in state:  # svm: the decision values
+        scores = [_layer(state["1.decision.weight"], state["1.decision.bias"])]
+        if scores[0].out_features == 1 and classes == 2:
+            scores.append(_BothSides())
+    elif "1.3.weight" in state:  # mlp: its logits
+        first = _layer(state["1.1.weight"], state["1.1.bias"])
+        scores = [first, nn.ReLU(), _layer(state["1.3.weight"], state["1.3.bias"])]
+    elif "1.1.weight" in state:  # logreg
+        scores = [_layer(state["1.1.weight"], state["1.1.bias"])]
+    else:
+        raise RuntimeError("the model file's head is none of the known layouts")
+    head = nn.Sequential(UnitRows(), *scores).eval()
+    dim = int(next(iter(head.parameters())).shape[1])
+    with torch.no_grad():
+        width = head(torch.zeros(1, dim)).shape[1]
+    if width != classes:
+        raise RuntimeError(f"the model file scores {width} classes, the run has {classes}")
+    return head
 
 
 class _Cache:
