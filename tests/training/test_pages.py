@@ -122,10 +122,17 @@ def test_the_dashboard_loads_the_section_whose_list_polls_only_while_a_run_is_ac
     assert '<option value="" selected>Deepest labels' in form
     assert '<option value="1">Level 1: wine, beer</option>' in form
     assert '<option value="2">' not in form  # the taxonomy is one level deep
-    assert (
-        '<option value="efficientnet_lite0" selected>EfficientNet-Lite0 (ImageNet, offline)' in form
+    # Facts, not names: feature size, input size, measured speed, what it downloads.
+    lite0 = re.search(r'<option value="efficientnet_lite0" selected>([^<]*)</option>', form)
+    assert lite0 is not None
+    assert re.fullmatch(
+        r"EfficientNet-Lite0 \(timm, ImageNet\): 1280 features, 224 px, \d+ images/s on CPU, "
+        r"offline",
+        lite0.group(1),
     )
-    assert "ResNet-50" in form
+    assert re.search(
+        r"VGG-16 [^<]*: 4096 features, 224 px, \d+ images/s on CPU, downloads 528 MB", form
+    )
     advanced = form.split("<summary>Advanced settings</summary>", 1)[1]
     for name in RunParams.model_fields:
         assert f'name="{name}"' in advanced
