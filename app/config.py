@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path("data"), description="Images, thumbnails, models, the SQLite file and the broker."
     )
+    storage_url: str = Field(
+        "file://",
+        description="Where files live: `file://` (the data dir), `file:///path`, or "
+        "`s3://bucket/prefix` for any S3-compatible store (credentials: the standard AWS "
+        "variables).",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL. Default: SQLite at `<data_dir>/curator.db`."
     )
