@@ -88,13 +88,12 @@ def fit_mlp(
     # The global RNGs drive dropout; forked, so that the caller's streams are untouched.
     cuda = [where.index or 0] if where.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), threadpool_limits(1):
+        problem = _Problem(features, targets, weight, shape, lr, seed)
         epochs = NO_HOLDOUT_EPOCHS
         if int(counts.min()) >= 2 and len(labels) >= 2 * len(classes):
             train, held = _holdout(index, seed)
-            epochs = _train(features, targets, weight, shape, lr, seed, train, held,
-                            max_epochs, patience)  # fmt: skip
-        everything = np.arange(len(labels))
-        net = _train_net(features, targets, weight, shape, lr, seed, everything, epochs)
+            epochs = _best_epochs(problem, train, held, max_epochs, patience)
+        net = _train_net(problem, np.arange(len(labels)), epochs)
     first, last = cast(nn.Linear, net[0]), cast(nn.Linear, net[3])
     return MlpModel(
         classes=classes,
@@ -117,57 +116,57 @@ def _holdout(index: npt.NDArray[np.intp], seed: int) -> tuple[npt.NDArray[Any], 
 Shape = tuple[int, int, int, float]
 
 
-def _epochs(
-    features: torch.Tensor,
-    targets: torch.Tensor,
-    weight: torch.Tensor,
-    shape: Shape,
-    lr: float,
-    seed: int,
-    train: npt.NDArray[Any],
-) -> tuple[nn.Sequential, Any]:
+@dataclass(frozen=True)
+class _Problem:
+    """What every training pass of one fit shares: the rows, the loss and the seed."""
+
+    features: torch.Tensor
+    targets: torch.Tensor
+    weight: torch.Tensor
+    shape: Shape
+    lr: float
+    seed: int
+
+
+def _epochs(p: _Problem, train: npt.NDArray[Any]) -> tuple[nn.Sequential, Any]:
     """A fresh network, and a generator that trains it one epoch per step."""
-    torch.manual_seed(seed)
-    net = _network(*shape).to(features.device)
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
-    loss = nn.CrossEntropyLoss(weight=weight.to(features.device))
-    order = torch.Generator().manual_seed(seed)
+    device = p.features.device
+    torch.manual_seed(p.seed)
+    net = _network(*p.shape).to(device)
+    optimiser = torch.optim.Adam(net.parameters(), lr=p.lr, weight_decay=WEIGHT_DECAY)
+    loss = nn.CrossEntropyLoss(weight=p.weight.to(device))
+    order = torch.Generator().manual_seed(p.seed)
     chosen = torch.from_numpy(np.asarray(train, dtype=np.int64))
 
     def run() -> Any:
         while True:
             net.train()
             for batch in torch.split(chosen[torch.randperm(len(chosen), generator=order)], BATCH):
-                at = batch.to(features.device)
+                at = batch.to(device)
                 optimiser.zero_grad(set_to_none=True)
-                loss(net(features[at]), targets[at]).backward()
+                loss(net(p.features[at]), p.targets[at]).backward()
                 optimiser.step()
             yield
 
     return net, run()
 
 
-def _train(
-    features: torch.Tensor,
-    targets: torch.Tensor,
-    weight: torch.Tensor,
-    shape: Shape,
-    lr: float,
-    seed: int,
+def _best_epochs(
+    p: _Problem,
     train: npt.NDArray[Any],
     held: npt.NDArray[Any],
     max_epochs: int,
     patience: int,
 ) -> int:
     """The number of epochs after which the held-out loss was lowest."""
-    net, steps = _epochs(features, targets, weight, shape, lr, seed, train)
-    at = torch.from_numpy(np.asarray(held, dtype=np.int64)).to(features.device)
+    net, steps = _epochs(p, train)
+    at = torch.from_numpy(np.asarray(held, dtype=np.int64)).to(p.features.device)
     best, best_epoch = math.inf, 1
     for epoch in range(1, max_epochs + 1):
         next(steps)
         net.eval()
         with torch.no_grad():
-            held_loss = float(nn.functional.cross_entropy(net(features[at]), targets[at]))
+            held_loss = float(nn.functional.cross_entropy(net(p.features[at]), p.targets[at]))
         if held_loss < best - 1e-6:
             best, best_epoch = held_loss, epoch
         elif epoch - best_epoch >= patience:
@@ -175,17 +174,8 @@ def _train(
     return best_epoch
 
 
-def _train_net(
-    features: torch.Tensor,
-    targets: torch.Tensor,
-    weight: torch.Tensor,
-    shape: Shape,
-    lr: float,
-    seed: int,
-    train: npt.NDArray[Any],
-    epochs: int,
-) -> nn.Sequential:
-    net, steps = _epochs(features, targets, weight, shape, lr, seed, train)
+def _train_net(p: _Problem, train: npt.NDArray[Any], epochs: int) -> nn.Sequential:
+    net, steps = _epochs(p, train)
     for _ in range(epochs):
         next(steps)
     return net.eval()
