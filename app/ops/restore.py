@@ -24,6 +24,7 @@ from app.migrate import alembic_config, upgrade
 from app.ops import target
 from app.ops.archive_format import ArchiveError, Header
 from app.ops.backup import pid_alive
+from app.ops.convert import sqlite_into_postgresql
 from app.ops.dump_rows import read_snapshot
 from app.ops.extract import Extracted, extract
 from app.ops.named_files import NamedFiles
@@ -98,11 +99,13 @@ def _header_check(dialect: str, url: str) -> Callable[[Header], None]:
     script = ScriptDirectory.from_config(alembic_config(url))
 
     def check(header: Header) -> None:
-        if header.dialect != dialect:
+        # SQLite to PostgreSQL is how a small install moves to a server (app.ops.convert);
+        # the other way round would need a PostgreSQL server to read the dump.
+        if header.dialect != dialect and (header.dialect, dialect) != ("sqlite", "postgresql"):
             raise ArchiveError(
                 f"this backup holds a {_NAMES[header.dialect]} database and the target "
-                f"(CURATOR_DATABASE_URL) is {_NAMES[dialect]}. Restoring across database "
-                f"kinds is not supported: restore into a {_NAMES[header.dialect]} target."
+                f"(CURATOR_DATABASE_URL) is {_NAMES[dialect]}. Restoring a PostgreSQL "
+                "backup into SQLite is not supported: restore into a PostgreSQL target."
             )
         try:
             script.get_revision(header.alembic_revision)
@@ -152,6 +155,9 @@ def restore(
         verify(unpacked)
         if major is None:
             target.install_sqlite(url, unpacked.database)
+        elif unpacked.header.dialect == "sqlite":
+            target.clear_postgresql(url)
+            sqlite_into_postgresql(unpacked.database, url)
         else:
             target.install_postgresql(url, unpacked.database, major)
         target.install_files(staging / "files", data_dir, force)

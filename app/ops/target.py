@@ -92,6 +92,18 @@ def install_sqlite(url: str, snapshot: Path) -> None:
 
 def install_postgresql(url: str, dump: Path, major: int) -> None:
     """Drop every table of the target, then load the dump in one transaction."""
+    clear_postgresql(url)
+    try:
+        pgtools.restore(url, major, dump)
+    except pgtools.ToolError as exc:
+        raise TargetError(
+            f"the target database was cleared, but the dump did not load: {exc}. Fix the "
+            "cause and restore again with --force"
+        ) from exc
+
+
+def clear_postgresql(url: str) -> None:
+    """Drop every table of the target (one transaction: all or none)."""
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
@@ -102,13 +114,6 @@ def install_postgresql(url: str, dump: Path, major: int) -> None:
         raise TargetError(f"cannot clear the target database (nothing changed): {exc}") from exc
     finally:
         engine.dispose()
-    try:
-        pgtools.restore(url, major, dump)
-    except pgtools.ToolError as exc:
-        raise TargetError(
-            f"the target database was cleared, but the dump did not load: {exc}. Fix the "
-            "cause and restore again with --force"
-        ) from exc
 
 
 def install_files(staged: Path, data_dir: Path, force: bool) -> None:
