@@ -35,6 +35,31 @@ class Settings(BaseSettings):
         "`s3://bucket/prefix` for any S3-compatible store (credentials: the standard AWS "
         "variables).",
     )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="The S3 API's URL for a store other than AWS (MinIO, Ceph, R2), e.g. "
+        "`http://minio:9000`. Credentials and region: `AWS_ACCESS_KEY_ID`, "
+        "`AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`.",
+    )
+    storage_redirect: bool = Field(
+        False,
+        description="With an s3:// store, answer image requests with a 302 to a short-lived "
+        "presigned URL (after the same access check) instead of streaming through the web.",
+    )
+    storage_presign_seconds: int = Field(
+        300, ge=10, le=7 * 24 * 3600, description="How long a presigned URL stays valid."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="A worker's local copies of blobs from an s3:// store (originals, "
+        "embedding shards, models). Default: `<data_dir>/cache`. Unused on file://.",
+    )
+    cache_max_bytes: int = Field(
+        10 * 1024**3,
+        ge=0,
+        description="The worker cache's size limit in bytes; least recently used files go "
+        "first. Default: 10 GiB.",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL. Default: SQLite at `<data_dir>/curator.db`."
     )
@@ -205,6 +230,10 @@ class Settings(BaseSettings):
                 "and CURATOR_ENV=production. Use a long random value."
             )
         return self
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 from app.blobs.base import BlobStore
 from app.blobs.local import FileStore
@@ -20,5 +19,5 @@ def open_store(settings: Settings) -> BlobStore:
     if url.startswith("s3://"):
         from app.blobs.s3 import S3Store  # boto3 loads only when a bucket is in use
 
-        return cast(BlobStore, S3Store.from_settings(settings))  # the helper drops the cast
+        return S3Store.from_settings(settings)
     raise ValueError(f"CURATOR_STORAGE_URL must start with file:// or s3://, not {url!r}")
