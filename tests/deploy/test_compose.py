@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 # Curator services are the ones built from the Dockerfile; the others use stock images.
 CURATOR = sorted(name for name, service in SERVICES.items() if "build" in service)
+S3_PROFILE = ("minio", "minio-init")  # started only with `--profile s3`
 
 
 def _args(value: str | list[Any]) -> list[str]:
@@ -68,8 +70,11 @@ def _interpolate(value: str, host: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", substitute, value)
 
 
-def test_the_five_services_exist_and_curator_ones_build_the_image() -> None:
-    assert set(SERVICES) == {"web", "worker-cpu", "worker-gpu", "redis", "postgres"}
+def test_the_services_exist_and_curator_ones_build_the_image() -> None:
+    assert set(SERVICES) == {
+        *("web", "worker-cpu", "worker-gpu", "redis", "postgres"),
+        *S3_PROFILE,
+    }
     assert CURATOR == ["web", "worker-cpu", "worker-gpu"]
 
 
@@ -151,15 +156,20 @@ def test_gpu_worker_consumes_ml_and_reserves_an_nvidia_gpu() -> None:
 
 def test_every_service_has_a_healthcheck_and_waits_for_healthy_ones() -> None:
     for name, service in SERVICES.items():
+        for dependency, spec in (service.get("depends_on") or {}).items():
+            # A one-shot (the bucket maker) is waited for until it has done its job.
+            one_shot = SERVICES[dependency].get("restart") == "no"
+            wanted = "service_completed_successfully" if one_shot else "service_healthy"
+            assert spec["condition"] == wanted, f"{name} -> {dependency}"
+        if service.get("restart") == "no":
+            continue  # a one-shot has no health, only an exit status
         test = _args(service.get("healthcheck", {}).get("test", []))
         assert test, f"{name} has no healthcheck"
         assert test[0] in {"CMD", "CMD-SHELL"}, f"{name}: healthcheck test is {test}"
         if name in CURATOR:
             target = "worker" if _args(service["command"])[0] == "worker" else "web"
             assert test == ["CMD", "curator", "healthcheck", target], name
-        for dependency, spec in (service.get("depends_on") or {}).items():
-            assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
-    assert set(SERVICES["web"]["depends_on"]) == {"redis", "postgres"}
+    assert set(SERVICES["web"]["depends_on"]) == {"redis", "postgres", "minio-init"}
     for worker in ("worker-cpu", "worker-gpu"):  # the web applies the migrations first
         assert "web" in SERVICES[worker]["depends_on"]
 
@@ -176,3 +186,86 @@ def test_curator_services_share_one_named_volume_at_the_data_dir() -> None:
     assert sources <= set(COMPOSE["volumes"]), "the data dir must be a named volume"
     assert re.search(rf"^ENV\s+CURATOR_DATA_DIR={data_dir}$", DOCKERFILE, re.M)
     assert re.search(rf"^VOLUME\s+{data_dir}$", DOCKERFILE, re.M)
+
+
+def _s3_host(**extra: str) -> dict[str, str]:
+    return {"CURATOR_SECRET_KEY": "k" * 48, "CURATOR_STORAGE_URL": "s3://curator/data", **extra}
+
+
+def test_the_s3_profile_adds_minio_and_nothing_else_needs_it() -> None:
+    profiled = {name: s["profiles"] for name, s in SERVICES.items() if "profiles" in s}
+    assert profiled == {name: ["s3"] for name in S3_PROFILE}
+    # Without the profile, compose drops the web's wait for the bucket instead of failing.
+    assert SERVICES["web"]["depends_on"]["minio-init"]["required"] is False
+    assert SERVICES["minio"]["volumes"] == ["minio-data:/data"]
+    assert "minio-data" in COMPOSE["volumes"]
+
+
+@pytest.mark.parametrize("service", CURATOR)
+def test_without_the_profile_files_stay_in_the_data_volume(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith("CURATOR_")]:
+        monkeypatch.delenv(name)
+    for name, value in _env(service).items():
+        monkeypatch.setenv(name, _interpolate(value, {"CURATOR_SECRET_KEY": "k" * 48}))
+    assert Settings().storage_url == "file://"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [_s3_host(), _s3_host(AWS_ACCESS_KEY_ID="team", AWS_SECRET_ACCESS_KEY="s" * 40)],
+    ids=["default credentials", "own credentials"],
+)
+@pytest.mark.parametrize("service", CURATOR)
+def test_under_the_s3_profile_curator_signs_with_minios_credentials(
+    service: str, host: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {name: _interpolate(value, host) for name, value in _env(service).items()}
+    minio = {name: _interpolate(value, host) for name, value in _env("minio").items()}
+    assert env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+    assert len(minio["MINIO_ROOT_PASSWORD"]) >= 8  # MinIO refuses to start otherwise
+    # MinIO listens on 9000 unless its command says --address.
+    assert "--address" not in _args(SERVICES["minio"]["command"])
+    assert env["CURATOR_S3_ENDPOINT_URL"] == "http://minio:9000"
+    for name in [n for n in os.environ if n.startswith("CURATOR_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().storage_url == "s3://curator/data"
+
+
+def _make_bucket(url: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run minio-init's script with a stand-in `mc` (no MinIO here) that logs its arguments."""
+    host = _s3_host(CURATOR_STORAGE_URL=url)
+    env = {name: _interpolate(value, host) for name, value in _env("minio-init").items()}
+    script = _args(SERVICES["minio-init"]["command"])[0].replace("$$", "$")
+    assert SERVICES["minio-init"]["entrypoint"] == ["/bin/sh", "-c"]
+    log = tmp_path / "mc.log"
+    fake = tmp_path / "bin" / "mc"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    fake.chmod(0o755)
+    env["PATH"] = f"{fake.parent}:/usr/bin:/bin"
+    done = subprocess.run(
+        ["/bin/sh", "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    return done, log.read_text() if log.exists() else ""
+
+
+def test_the_bucket_maker_creates_the_bucket_the_storage_url_names(tmp_path: Path) -> None:
+    done, calls = _make_bucket("s3://team-bucket/curator/prod", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert calls.splitlines() == [
+        "alias set store http://minio:9000 curator curator-minio-secret",
+        "mb --ignore-existing store/team-bucket",
+    ]
+
+
+@pytest.mark.parametrize("url", ["file://", "s3://", "http://minio/curator", "s3:/x"])
+def test_the_bucket_maker_refuses_a_url_without_a_bucket(url: str, tmp_path: Path) -> None:
+    done, calls = _make_bucket(url, tmp_path)
+    assert done.returncode == 1
+    assert "needs CURATOR_STORAGE_URL=s3://bucket" in done.stderr
+    assert calls == ""
