@@ -1,253 +1,254 @@
-"""Labeling queue under load: 100,000 images, 20 annotators at once, server latency.
+"""Labeling queue under load: 100,000 images, 50 annotators at once, server latency and
+CPU per decision, on SQLite or PostgreSQL, with the filesystem broker or Redis.
 
-Run: .venv/bin/python bench/labeling_queue.py [--images 100000] [--users 20] [--seconds 30]
-                                               [--pace SECONDS ...]
+Run: .venv/bin/python bench/labeling_queue.py [--images 100000] [--users 50]
+        [--seconds 30] [--pace SECONDS ...] [--web-processes 1|2|4]
+        [--database sqlite|postgresql] [--broker file|redis] [--deciles]
 
 The rows are inserted directly (as in gallery_latency.py). A live uvicorn serves the
-app in a child process on a free port, with a bench-only middleware that reports each
-request's server time in a header; 20 client threads, each its own labeler, loop
+app with --web-processes worker processes on a free port, with a bench-only middleware
+that reports each request's server time in a header (bench/queue_server.py). PostgreSQL
+is a fresh database on the tests' server (tests/support/postgres.py); Redis is a
+redis-server on a free port, as the tests start it. Each client thread is one labeler:
 ``GET /health`` (the baseline: a request that does nothing), ``queue/next`` then
-``POST annotations`` for --seconds, once per pace. Per pace it reports p50/p99 server
-time per call and the server's CPU time per decision; at the end it checks that no
-image was handed out twice (every image is labeled once here, so a second hand-out
-would be a double lease) and that every 201 is in the database, once.
+``POST annotations``, once per pace, for --seconds.
 
-The paces: 1 s per decision each is the issue's own labeler ("one decision per
-second"), 20 decisions/s in all; 0.5 and 0.25 s are two and four times that; 0 is flat
-out, no pause at all. Flat out is a closed loop: each client sends its next request
-the moment the last one returns, so the server is always saturated and a call's time
-is mostly its wait for the CPU behind the other 19 (Little's law: time = clients in
-the server / throughput). It measures capacity, not the latency a labeler sees.
+Per pace: p50/p99 server time per call, decisions/s, and server CPU per decision: the
+CPU time of every web process (uvicorn's and its workers', read from /proc) over the
+window, divided by the decisions; on PostgreSQL the database backends' CPU is shown
+beside it. At the end: no image was handed out twice (every image is labeled once here,
+so a second hand-out would be a double lease) and every 201 is in the database, once.
+
+Paces: 1 s per decision each is the issue's labeler (50 decisions/s in all with 50
+annotators); 0 is flat out, a closed loop where each client sends its next request the
+moment the last one returns, so a call's time there is mostly its wait for the CPU
+(Little's law); it measures capacity, not the latency a labeler sees.
+
+--deciles: the cost per decision as the project fills up. The project has one class
+and auto-train every 20 labels, so every auto-train attempt is refused (too few
+classes). Between measured windows the next 10% of the images are labeled directly
+in the database (inserting their annotations; the trigger sets the labels), from 0% to
+90%; each window reports CPU per decision at that fill, and the last decile's over the
+first's must stay near 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx2 as httpx  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from app.auth import service as auth  # noqa: E402
-from app.auth.models import Role  # noqa: E402
 from app.config import Settings  # noqa: E402
-from app.db import make_engine, make_sessionmaker, utcnow  # noqa: E402
+from app.db import make_engine, make_sessionmaker  # noqa: E402
 from app.images.models import Image, ImageStatus  # noqa: E402
 from app.labeling.models import Annotation  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.projects import service as projects  # noqa: E402
-from app.projects.models import ProjectRole  # noqa: E402
-from app.taxonomy import service as taxonomy  # noqa: E402
-from app.taxonomy.schemas import CategoryCreate  # noqa: E402
-
-SECRET = "bench " + "password"
-
-
-def populate(settings: Settings, count: int, users: int) -> tuple[int, int]:
-    upgrade(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
-    with make_sessionmaker(engine)() as session:
-        boss = auth.create_user(session, "bench", SECRET, Role.admin)
-        project = projects.create_project(session, boss, "Bench")
-        category = taxonomy.create_category(session, project, CategoryCreate(name="thing"))
-        for n in range(users):
-            auth.create_user(session, f"annotator{n}", SECRET, Role.labeler)
-            projects.add_member(session, project, f"annotator{n}", ProjectRole.labeler)
-        now = utcnow()
-        rows = [
-            {"project_id": project.id, "sha256": hashlib.sha256(str(i).encode()).hexdigest(),
-             "filename": f"photos/{i:06d}.jpg", "format": "jpeg", "width": 500, "height": 375,
-             "orientation": 1, "size_bytes": 40_000, "phash": f"{i:016x}",
-             "thumbnail_mime": "image/jpeg", "status": ImageStatus.unlabeled,
-             "dup_checked": True, "created_at": now}
-            for i in range(count)
-        ]  # fmt: skip
-        for start in range(0, len(rows), 10_000):
-            session.execute(insert(Image), rows[start : start + 10_000])
-        session.commit()
-        ids = project.id, category.category.id
-    engine.dispose()
-    return ids
-
-
-def serve(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    from tests.support.processes import free_port
-
-    port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "queue_server:make", "--factory",
-        "--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--log-level", "warning",
-    ]  # fmt: skip
-    env = {**os.environ, "CURATOR_BENCH_DATA": str(data)}
-    proc = subprocess.Popen(command, env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/api/v1/health").status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the server did not start")
+from bench import queue_setup as setup  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time so far of a process and its children (uvicorn's worker
-    processes), from Linux's /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return own + sum(cpu_seconds(int(child)) for child in children)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else 0.0
 
 
 class Phase:
-    """One pace: the server times of each call, and what was handed out and stored."""
+    """One measured window: the server times of each call, what was handed out and
+    stored, and the CPU it took."""
 
-    def __init__(self, pace: float) -> None:
+    def __init__(self, pace: float, label: str = "") -> None:
         self.pace = pace
+        self.label = label
         self.times: dict[str, list[float]] = {"health": [], "next": [], "annotate": []}
         self.created: list[int] = []
         self.cpu = 0.0
+        self.db_cpu = 0.0
+        self.seconds = 0.0
 
 
-def run_phase(
-    base: str, pid: int, cid: int, users: int, seconds: float, phase: Phase,
-    tokens: list[str], holds: list[tuple[int, str]], errors: list[str], server_pid: int,
-) -> None:  # fmt: skip
-    lock = threading.Lock()
-    barrier = threading.Barrier(users + 1)
-    stop_at = [0.0]
+class Bench:
+    def __init__(self, base: str, server_pid: int, settings: Settings, tokens: list[str],
+                 project_id: int, category_id: int) -> None:  # fmt: skip
+        self.base, self.server_pid, self.settings = base, server_pid, settings
+        self.tokens, self.pid, self.cid = tokens, project_id, category_id
+        self.holds: list[int] = []
+        self.errors: list[str] = []
 
-    def annotator(n: int) -> None:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            client.headers["Authorization"] = f"Bearer {tokens[n]}"
-            barrier.wait()
-            # Spread the paced annotators over one period, as people would be.
-            tick = time.monotonic() + phase.pace * n / users
-            while time.monotonic() < stop_at[0]:
-                if phase.pace:
-                    time.sleep(max(0.0, tick - time.monotonic()))
-                    tick += phase.pace
-                h = client.get("/api/v1/health")
-                resp = client.get(f"/api/v1/projects/{pid}/queue/next")
-                if resp.status_code != 200:
-                    errors.append(f"next {resp.status_code}")
-                    return
-                image_id = resp.json()["image_id"]
-                post = client.post(
-                    f"/api/v1/images/{image_id}/annotations", json={"category_id": cid}
-                )
-                if post.status_code != 201:
-                    errors.append(f"annotate {post.status_code} {post.text[:200]}")
-                    return
-                with lock:
-                    phase.times["health"].append(float(h.headers["x-server-ms"]))
-                    phase.times["next"].append(float(resp.headers["x-server-ms"]))
-                    phase.times["annotate"].append(float(post.headers["x-server-ms"]))
-                    holds.append((image_id, f"annotator{n}"))
-                    phase.created.append(post.json()["id"])
+    def _db_cpu(self) -> dict[int, float]:
+        return {p: setup.cpu_seconds(p) for p in setup.database_pids(self.settings)}
 
-    threads = [threading.Thread(target=annotator, args=(n,)) for n in range(users)]
-    for t in threads:
-        t.start()
-    stop_at[0] = time.monotonic() + seconds
-    cpu_before = cpu_seconds(server_pid)
-    barrier.wait()
-    for t in threads:
-        t.join()
-    phase.cpu = cpu_seconds(server_pid) - cpu_before
+    def run(self, phase: Phase, users: int, seconds: float) -> None:
+        lock = threading.Lock()
+        barrier = threading.Barrier(users + 1)
+        stop_at = [0.0]
+
+        def annotator(n: int) -> None:
+            with httpx.Client(base_url=self.base, timeout=60) as client:
+                client.headers["Authorization"] = f"Bearer {self.tokens[n]}"
+                barrier.wait()
+                # Spread the paced annotators over one period, as people would be.
+                tick = time.monotonic() + phase.pace * n / users
+                while time.monotonic() < stop_at[0]:
+                    if phase.pace:
+                        time.sleep(max(0.0, tick - time.monotonic()))
+                        tick += phase.pace
+                    h = client.get("/api/v1/health")
+                    resp = client.get(f"/api/v1/projects/{self.pid}/queue/next")
+                    if resp.status_code != 200:
+                        self.errors.append(f"next {resp.status_code}")
+                        return
+                    image_id = resp.json()["image_id"]
+                    post = client.post(
+                        f"/api/v1/images/{image_id}/annotations", json={"category_id": self.cid}
+                    )
+                    if post.status_code != 201:
+                        self.errors.append(f"annotate {post.status_code} {post.text[:200]}")
+                        return
+                    with lock:
+                        phase.times["health"].append(float(h.headers["x-server-ms"]))
+                        phase.times["next"].append(float(resp.headers["x-server-ms"]))
+                        phase.times["annotate"].append(float(post.headers["x-server-ms"]))
+                        self.holds.append(image_id)
+                        phase.created.append(post.json()["id"])
+
+        threads = [threading.Thread(target=annotator, args=(n,)) for n in range(users)]
+        for t in threads:
+            t.start()
+        db_before = self._db_cpu()
+        cpu_before = setup.cpu_seconds(self.server_pid)
+        started = time.monotonic()
+        stop_at[0] = started + seconds
+        barrier.wait()
+        for t in threads:
+            t.join()
+        phase.seconds = time.monotonic() - started
+        phase.cpu = setup.cpu_seconds(self.server_pid) - cpu_before
+        db_after = self._db_cpu()
+        phase.db_cpu = sum(cpu - db_before.get(p, 0.0) for p, cpu in db_after.items())
 
 
-def report(phase: Phase, users: int, seconds: float) -> None:
+def per_decision(phase: Phase) -> tuple[float, float]:
+    n = max(len(phase.created), 1)
+    return 1000 * phase.cpu / n, 1000 * phase.db_cpu / n
+
+
+def report(phase: Phase, users: int, name: str) -> None:
     pace = f"one decision per {phase.pace:g} s each" if phase.pace else "flat out (no pause)"
     n = len(phase.created)
-    per = 1000 * phase.cpu / max(n, 1)
-    print(f"\n{users} annotators for {seconds:.0f} s, {pace}: {n:,} annotations "
-          f"({n / seconds:.0f}/s); server CPU {per:.1f} ms per decision "
+    web, db = per_decision(phase)
+    db_text = f" + database {db:.1f} ms" if db else ""
+    print(f"\n[{name}] {users} annotators for {phase.seconds:.0f} s, {pace}: {n:,} decisions "
+          f"({n / phase.seconds:.1f}/s); web CPU {web:.1f} ms per decision{db_text} "
           f"(queue/next + annotation + health)")  # fmt: skip
     print(f"{'server time (ms)':32} {'p50':>7} {'p99':>7} {'max':>7}  calls")
     labels = {"health": "GET /api/v1/health (baseline)", "next": "GET queue/next",
               "annotate": "POST images/{id}/annotations"}  # fmt: skip
     for key, label in labels.items():
         v = phase.times[key]
-        print(f"{label:32} {statistics.median(v):7.2f} {pct(v, 0.99):7.2f} {max(v):7.2f}  {len(v)}")
+        if v:
+            print(f"{label:32} {statistics.median(v):7.2f} {pct(v, 0.99):7.2f} {max(v):7.2f}  {len(v)}")
+
+
+def deciles(bench: Bench, args: argparse.Namespace, name: str) -> list[Phase]:
+    phases = []
+    for decile in range(10):
+        labeled = setup.label_directly(bench.settings, bench.pid, bench.cid,
+                                       args.images * decile // 10)  # fmt: skip
+        phase = Phase(args.pace[0], f"{labeled:,} labeled")
+        bench.run(phase, args.users, args.seconds)
+        phases.append(phase)
+        report(phase, args.users, f"{name}, {100 * labeled / args.images:.0f}% labeled")
+        if bench.errors:
+            break
+    print(f"\n[{name}] cost per decision by labeled share ({args.images:,} images, one class, "
+          f"auto-train every {args.auto_train_every}: every attempt refused)")  # fmt: skip
+    print(f"{'labeled':>10} {'decisions/s':>12} {'web CPU ms':>11} {'db CPU ms':>10} {'p99 next':>9}")
+    for phase in phases:
+        web, db = per_decision(phase)
+        rate = len(phase.created) / phase.seconds
+        print(f"{phase.label:>10} {rate:12.1f} {web:11.2f} {db:10.2f} {pct(phase.times['next'], 0.99):9.2f}")
+    first, last = per_decision(phases[0]), per_decision(phases[-1])
+    ratio = (last[0] + last[1]) / max(first[0] + first[1], 1e-9)
+    print(f"last decile / first (web + db CPU per decision): {ratio:.2f}")
+    return phases
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=30, help="per pace")
-    parser.add_argument(
-        "--pace",
-        type=float,
-        nargs="+",
-        default=[1.0, 0.5, 0.25, 0.0],
-        help="seconds per decision per annotator, one phase each (0: flat out)",
-    )
-    parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (curator serve: 1)"
-    )
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30, help="per window")
+    parser.add_argument("--pace", type=float, nargs="+", default=[1.0, 0.0],
+                        help="seconds per decision per annotator, one window each (0: flat out)")  # fmt: skip
+    parser.add_argument("--web-processes", "--workers", dest="processes", type=int, default=1,
+                        help="uvicorn worker processes (curator serve: 1)")  # fmt: skip
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--broker", choices=["file", "redis"], default="file")
+    parser.add_argument("--auto-train-every", type=int, default=20)
+    parser.add_argument("--deciles", action="store_true",
+                        help="CPU per decision from 0%% to 90%% labeled (first --pace only)")  # fmt: skip
     args = parser.parse_args()
+    name = f"{args.database}+{args.broker}, {args.processes} web process(es)"
     data = Path(tempfile.mkdtemp(prefix="curator-queue-")) / "data"
     data.mkdir()
-    settings = Settings(env="test", data_dir=data, secret_key="bench-" + "x" * 40)
-    start = time.perf_counter()
-    pid, cid = populate(settings, args.images, args.users)
-    print(f"{args.images:,} images inserted in {time.perf_counter() - start:.1f} s")
-    proc, base = serve(data, args.workers)
-    tokens = []
-    with httpx.Client(base_url=base, timeout=60) as client:
-        for n in range(args.users):
-            form = {"username": f"annotator{n}", "password": SECRET}
-            tokens.append(client.post("/api/v1/auth/token", data=form).json()["access_token"])
-    holds: list[tuple[int, str]] = []
-    errors: list[str] = []
-    phases = [Phase(pace) for pace in args.pace]
-    try:
-        for phase in phases:
-            run_phase(base, pid, cid, args.users, args.seconds, phase, tokens, holds, errors,
-                      proc.pid)  # fmt: skip
-            report(phase, args.users, args.seconds)
-            if errors:
-                break
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with setup.backends(data, args.database, args.broker) as env:
+        settings = setup.settings_for(data, env)
+        start = time.perf_counter()
+        pid, cid = setup.populate(settings, args.images, args.users, args.auto_train_every)
+        print(f"[{name}] {args.images:,} images inserted in {time.perf_counter() - start:.1f} s")
+        proc, base = setup.serve(data, env, args.processes)
+        try:
+            tokens = []
+            with httpx.Client(base_url=base, timeout=60) as client:
+                for n in range(args.users):
+                    form = {"username": f"annotator{n}", "password": setup.SECRET}
+                    reply = client.post("/api/v1/auth/token", data=form)
+                    tokens.append(reply.json()["access_token"])
+            bench = Bench(base, proc.pid, settings, tokens, pid, cid)
+            if args.deciles:
+                phases = deciles(bench, args, name)
+            else:
+                phases = []
+                for pace in args.pace:
+                    phase = Phase(pace)
+                    bench.run(phase, args.users, args.seconds)
+                    report(phase, args.users, name)
+                    phases.append(phase)
+                    if bench.errors:
+                        break
+        finally:
+            proc.terminate()
+            proc.wait(20)
+        check(settings, bench, phases)
 
+
+def check(settings: Settings, bench: Bench, phases: list[Phase]) -> None:
     served: dict[int, int] = {}
-    for image_id, _ in holds:
+    for image_id in bench.holds:
         served[image_id] = served.get(image_id, 0) + 1
     doubles = sum(1 for n in served.values() if n > 1)
     created = [a for phase in phases for a in phase.created]
     engine = make_engine(settings.resolved_database_url)
     with make_sessionmaker(engine)() as session:
-        stored = set(session.scalars(select(Annotation.id)))
+        stored: set[int] = set()
+        for start in range(0, len(created), 5_000):
+            chunk = created[start : start + 5_000]
+            stored |= set(session.scalars(select(Annotation.id).where(Annotation.id.in_(chunk))))
         labeled = session.scalar(select(func.count()).where(Image.status == ImageStatus.labeled))
     engine.dispose()
     lost = len(set(created) - stored)
-    print(f"\nall phases: {len(created):,} annotations, {labeled:,} images labeled; "
+    print(f"\nall windows: {len(created):,} annotations through HTTP, {labeled:,} images labeled; "
           f"images handed to two annotators: {doubles}; annotations lost: {lost}; "
-          f"duplicates: {len(stored) - len(set(created))}; errors: {len(errors)}")  # fmt: skip
-    if doubles or lost or errors or len(stored) != len(created):
-        raise SystemExit(f"FAILED: {errors[:3]}")
+          f"duplicate ids: {len(created) - len(set(created))}; errors: {len(bench.errors)}")  # fmt: skip
+    if doubles or lost or bench.errors or len(created) != len(set(created)):
+        raise SystemExit(f"FAILED: {bench.errors[:3]}")
 
 
 if __name__ == "__main__":

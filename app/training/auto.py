@@ -9,10 +9,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.errors import DomainError
+from app.images.models import Image
 from app.labeling.models import Annotation
 from app.projects.models import Project
 from app.training import service
+from app.training.dataset import MIN_CLASSES, MIN_PER_CLASS
 from app.training.models import RunMode, TrainingRun
+
+# Categories looked at by the pre-check before it leaves the decision to the full one.
+MAX_PROBES = 64
 
 # (project id, created) -> the newest annotation when a run was last refused (too few classes):
 # the next attempt waits for another N labels instead of re-reading the labels on every
@@ -36,6 +41,31 @@ def new_labels_since(session: Session, project: Project, after: int, cap: int) -
     return session.scalar(select(func.count()).select_from(recent)) or 0
 
 
+def may_be_trainable(session: Session, project_id: int) -> bool:
+    """False when no run could learn: fewer than MIN_CLASSES categories with
+    MIN_PER_CLASS labeled images each. Auto-train runs at the deepest labels, where each
+    category is its own class, so this is necessary for a run; ``start_run`` checks the
+    rest. It walks the (project, category) index one category at a time, a few bounded
+    reads whatever the labeled count: a one-class project would otherwise read every
+    label on each refused attempt, and that grows with the project."""
+    ready = 0
+    after: int | None = None
+    labeled = [Image.project_id == project_id, Image.category_id.is_not(None)]
+    for _ in range(MAX_PROBES):
+        where = labeled if after is None else [*labeled, Image.category_id > after]
+        category = session.scalar(select(func.min(Image.category_id)).where(*where))
+        if category is None:
+            return False
+        some = select(Image.id).where(*labeled, Image.category_id == category)
+        enough = some.limit(MIN_PER_CLASS).subquery()
+        if (session.scalar(select(func.count()).select_from(enough)) or 0) >= MIN_PER_CLASS:
+            ready += 1
+            if ready >= MIN_CLASSES:
+                return True
+        after = category
+    return True  # many small categories: the full check decides
+
+
 def maybe_train(
     session: Session, celery: Celery, project: Project, newest: int
 ) -> TrainingRun | None:
@@ -57,6 +87,10 @@ def maybe_train(
     after = max(seen or 0, _refused_at.get(key, 0))
     _counted_after[key] = after
     if new_labels_since(session, project, after, every) < every:
+        return None
+    if not may_be_trainable(session, project.id):
+        # Refused without reading the labels; try again after another N labels.
+        _refused_at[key] = newest
         return None
     try:
         return service.start_run(
