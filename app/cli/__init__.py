@@ -16,6 +16,7 @@ from app.exports.cli import export_command
 from app.imports.cli import import_command
 from app.ops.cli import backup_command, restore_command
 from app.ops.gc_cli import gc_command
+from app.ops.storage_cli import storage_cli
 
 cli = typer.Typer(help="Curator: curate image training sets.", no_args_is_help=True)
 cli.command()(migrate)
@@ -28,6 +29,7 @@ cli.command("export")(export_command)
 cli.command("backup")(backup_command)
 cli.command("restore")(restore_command)
 cli.command("gc")(gc_command)
+cli.add_typer(storage_cli, name="storage")
 
 
 def main() -> None:
