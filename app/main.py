@@ -14,6 +14,7 @@ from app.auth.deps import user_for_error_page
 from app.broker import make_celery
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.images.files import img_origins
 from app.imports.api import UPLOAD_PATHS
 from app.openapi import install_openapi
 from app.pages import pages_router
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,
         uploads=UPLOAD_PATHS,
     )
-    wrap_outermost(app, SecurityHeadersMiddleware)
+    origins = img_origins(settings)  # the store's, only with presigned redirects
+    wrap_outermost(app, lambda inner: SecurityHeadersMiddleware(inner, origins))
     install_error_handlers(app, current_user=user_for_error_page)
     install_openapi(app)
 

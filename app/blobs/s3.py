@@ -57,6 +57,11 @@ class S3Store:
         )
         self._origin: str | None = None
 
+    def __reduce__(self) -> tuple[type[S3Store], tuple[str, str | None]]:
+        # A process pool (folder import) gets the store by pickle; each process builds
+        # its own client, with the credentials it inherits from the environment.
+        return (S3Store, (self.url, self.endpoint_url))
+
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Store:
         # A client costs tens of milliseconds to build: one per store and credentials, not

@@ -9,6 +9,7 @@ from pydantic import BeforeValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.deps import ApiUser
+from app.blobs import open_store
 from app.db import SessionDep
 from app.exports import service, writers
 from app.exports.options import DEFAULT_RATIOS, ExportOptions, Format, make_options
@@ -54,7 +55,7 @@ def export_project(
     options = make_options(format, level, split, ratios, seed, images)
     check_level(load_tree(session, project), options.level)
     name = writers.download_name(project, options)
-    body = _body(request.app.state.sessionmaker, ImageStore(settings.data_dir), project, options)
+    body = _body(request.app.state.sessionmaker, ImageStore(open_store(settings)), project, options)
     return StreamingResponse(
         body,
         media_type="application/zip",

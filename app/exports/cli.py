@@ -31,6 +31,7 @@ def export_command(
     images: Annotated[bool, typer.Option(help="csv and coco: include the image files.")] = True,
 ) -> None:
     """Export a project's labeled images (never the rejected) as a zip with a manifest."""
+    from app.blobs import open_store
     from app.db import make_engine, make_sessionmaker
     from app.errors import DomainError
     from app.exports import service, writers
@@ -65,7 +66,7 @@ def export_command(
                 chunks = writers.stream_export(
                     session,
                     plan,
-                    ImageStore(settings.data_dir),
+                    ImageStore(open_store(settings)),
                     lambda: progress.advance(task),
                     tally,
                 )

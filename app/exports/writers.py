@@ -165,7 +165,7 @@ def stream_export(
             filename = row.filename
             if with_files:
                 try:
-                    source = store.original_path(row.sha256).open("rb")
+                    source = store.store.open(store.original_key(row.sha256))
                 except FileNotFoundError:
                     log.warning("export: the original of image %s is missing", row.id)
                     tally.missing_files += 1

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from app.auth.deps import ApiUser
+from app.blobs import open_store
 from app.db import SessionDep
 from app.images import duplicates, service
+from app.images.files import serve
 from app.images.models import ImageStatus
 from app.images.schemas import (
     DuplicateGroup,
@@ -25,8 +26,6 @@ from app.validation import Id
 router = APIRouter(tags=["images"])
 MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",
         "bmp": "image/bmp", "tiff": "image/tiff"}  # fmt: skip
-# Content never changes under an image id: browsers may keep it for good.
-IMMUTABLE = {"Cache-Control": "private, max-age=31536000, immutable"}
 
 
 @router.get("/projects/{project_id}/images", response_model=ImagePage)
@@ -54,53 +53,65 @@ def get_image(image_id: Id, session: SessionDep, user: ApiUser) -> ImageOut:
     return image_out(service.get_image(session, user, image_id)[1])
 
 
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The bytes (a single Range is honoured: 206, or 416)."},
+    302: {"description": "With CURATOR_STORAGE_REDIRECT on an s3:// store: a short-lived "
+          "presigned URL of the bytes."},
+}  # fmt: skip
+
+
 @router.get(
     "/images/{image_id}/file",
-    response_class=FileResponse,
-    responses={200: {"description": "The original bytes, as uploaded."}},
+    response_class=Response,
+    responses={**_FILE, 200: {"description": "The original bytes, as uploaded."}},
 )
 def image_file(
-    image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
-) -> FileResponse:
+    image_id: Id, request: Request, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> Response:
     image = service.get_image(session, user, image_id)[1]
-    return _stored(ImageStore(settings.data_dir).original_path(image.sha256), MIME[image.format])
+    store = ImageStore(open_store(settings))
+    key = store.original_key(image.sha256)
+    return serve(request, settings, store.store, key, MIME[image.format], f"image {image.id}")
 
 
 @router.get(
     "/images/{image_id}/display",
-    response_class=FileResponse,
+    response_class=Response,
     responses={
+        **_FILE,
         200: {
             "description": "The image as a browser can show it: the original, "
             "or a PNG rendition for formats browsers cannot display (TIFF)."
-        }
+        },
     },
 )
 def image_display(
-    image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
-) -> FileResponse:
+    image_id: Id, request: Request, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> Response:
     image = service.get_image(session, user, image_id)[1]
-    store = ImageStore(settings.data_dir)
+    store = ImageStore(open_store(settings))
     if image.format in NEEDS_DISPLAY:
-        return _stored(store.display_path(image.sha256), "image/png")
-    return _stored(store.original_path(image.sha256), MIME[image.format])
+        key, mime = store.display_key(image.sha256), "image/png"
+    else:
+        key, mime = store.original_key(image.sha256), MIME[image.format]
+    return serve(request, settings, store.store, key, mime, f"image {image.id}")
 
 
 @router.get(
     "/images/{image_id}/thumbnail",
-    response_class=FileResponse,
-    responses={200: {"description": "A JPEG (or WebP with transparency), at most 256 px."}},
+    response_class=Response,
+    responses={
+        **_FILE,
+        200: {"description": "A JPEG (or WebP with transparency), at most 256 px."},
+    },
 )
 def image_thumbnail(
-    image_id: Id, session: SessionDep, user: ApiUser, settings: SettingsDep
-) -> FileResponse:
+    image_id: Id, request: Request, session: SessionDep, user: ApiUser, settings: SettingsDep
+) -> Response:
     image = service.get_image(session, user, image_id)[1]
-    store = ImageStore(settings.data_dir)
-    return _stored(store.thumbnail_path(image.sha256, image.thumbnail_mime), image.thumbnail_mime)
-
-
-def _stored(path: Path, mime: str) -> FileResponse:
-    return FileResponse(path, media_type=mime, headers=IMMUTABLE)
+    store = ImageStore(open_store(settings))
+    key = store.thumbnail_key(image.sha256, image.thumbnail_mime)
+    return serve(request, settings, store.store, key, image.thumbnail_mime, f"image {image.id}")
 
 
 @router.get("/projects/{project_id}/duplicate-groups", response_model=DuplicateGroupPage)

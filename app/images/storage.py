@@ -1,18 +1,17 @@
-"""The content-addressed store: originals and thumbnails under the data dir, by sha256.
+"""The content-addressed store: originals and renditions by sha256, in the BlobStore.
 
-A file's path comes from its hash alone, never from a name a user chose, so nothing an
-upload says can place a file outside the store. Writes go to a temporary file and are
-renamed into place: a reader never sees half a file, and two processes writing the same
-content at once both succeed.
+A key comes from a hash alone, never from a name a user chose, so nothing an upload says
+can place a file outside the store. The keys are the data dir's relative paths from
+before object storage (``images/ab/cd/<sha>``), so a file:// install reads its old files.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from contextlib import suppress
 from pathlib import Path
+
+from app.blobs import BlobStore
+from app.blobs.local import FileStore
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _THUMB_EXT = {"image/jpeg": ".jpg", "image/webp": ".webp"}
@@ -22,20 +21,39 @@ NEEDS_DISPLAY = frozenset({"tiff"})
 
 
 class ImageStore:
-    def __init__(self, data_dir: Path) -> None:
-        self.originals = data_dir.resolve() / "images"
-        self.thumbnails = data_dir.resolve() / "thumbnails"
-        self.displays = data_dir.resolve() / "display"
-        self._folders: set[Path] = set()  # made already: one mkdir per folder, not per file
+    def __init__(self, store: BlobStore | Path) -> None:
+        # A Path is a data dir (the tests and benchmarks from before object storage).
+        self.store: BlobStore = FileStore(store) if isinstance(store, Path) else store
+
+    @staticmethod
+    def original_key(sha256: str) -> str:
+        return f"images/{_check(sha256)[:2]}/{sha256[2:4]}/{sha256}"
+
+    @staticmethod
+    def thumbnail_key(sha256: str, mime: str) -> str:
+        return f"thumbnails/{_check(sha256)[:2]}/{sha256}{_THUMB_EXT[mime]}"
+
+    @staticmethod
+    def display_key(sha256: str) -> str:
+        return f"display/{_check(sha256)[:2]}/{sha256}.png"
 
     def original_path(self, sha256: str) -> Path:
-        return self.originals / _check(sha256)[:2] / sha256[2:4] / sha256
+        return self._local(self.original_key(sha256))
 
     def thumbnail_path(self, sha256: str, mime: str) -> Path:
-        return self.thumbnails / _check(sha256)[:2] / f"{sha256}{_THUMB_EXT[mime]}"
+        return self._local(self.thumbnail_key(sha256, mime))
 
     def display_path(self, sha256: str) -> Path:
-        return self.displays / _check(sha256)[:2] / f"{sha256}.png"
+        return self._local(self.display_key(sha256))
+
+    def _local(self, key: str) -> Path:
+        path = self.store.local_path(key)
+        if path is None:
+            raise RuntimeError(
+                f"{key} lives in {self.store.url}, which has no local paths: "
+                "read it with the store (open, get_bytes) or through app.blobs.cache"
+            )
+        return path
 
     def put(
         self,
@@ -45,30 +63,23 @@ class ImageStore:
         thumbnail_mime: str,
         display: bytes | None = None,
     ) -> None:
-        """Store an original and its renditions; content already stored is not written again."""
-        self._write_once(self.original_path(sha256), data)
-        self._write_once(self.thumbnail_path(sha256, thumbnail_mime), thumbnail)
-        if display is not None:
-            self._write_once(self.display_path(sha256), display)
+        """Store an original and its renditions; content already stored is not written again.
 
-    def _write_once(self, path: Path, data: bytes) -> None:
-        if path.exists():
+        The original goes last: an original in the store means its renditions are there,
+        which is what an import that finds it already stored relies on.
+        """
+        self._write_once(self.thumbnail_key(sha256, thumbnail_mime), thumbnail)
+        if display is not None:
+            self._write_once(self.display_key(sha256), display)
+        self._write_once(self.original_key(sha256), data)
+
+    def _write_once(self, key: str, data: bytes) -> None:
+        if self.store.info(key) is not None:
             # Reused content is made young again, so that `curator gc` leaves it to the
             # import that is about to name it even if no row named it until now.
-            with suppress(OSError):
-                os.utime(path)
+            self.store.touch(key)
             return
-        if path.parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.store.put_bytes(key, data)
 
 
 def _check(sha256: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.blobs import open_store
 from app.config import Settings
 from app.images.models import BatchStatus, ImportBatch
 from app.images.storage import ImageStore
@@ -136,7 +137,7 @@ def import_folder(
         if labels_from_folders:
             add_categories(session, project, categories, [name for _, name in items])
         session.commit()
-        job = _Job(ImageStore(settings.data_dir), Limits.from_settings(settings),
+        job = _Job(ImageStore(open_store(settings)), Limits.from_settings(settings),
                    frozenset(known_hashes(session, project_id)))  # fmt: skip
         recorder = Recorder(session, batch, user_id, categories)
         summary = Summary()

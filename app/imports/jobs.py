@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.background.heartbeat import Heartbeat
 from app.background.owners import Liveness, Owner, Workers
+from app.blobs import open_store
 from app.config import Settings
 from app.db import utcnow
 from app.images.models import BatchStatus, Image, ImportBatch
@@ -180,7 +181,7 @@ def chunk(ctx: JobContext, batch_id: int, start: int, stop: int, owner: Owner) -
             for staged, name in planned["items"][start:stop]
         ]
         limits = Limits.from_settings(ctx.settings)
-        store = ImageStore(ctx.settings.data_dir)
+        store = ImageStore(open_store(ctx.settings))
         hashes = [hashlib.sha256(e.data).hexdigest() for e in entries]
         known = set(
             session.scalars(

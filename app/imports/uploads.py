@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.background.boxes import Box, register
 from app.background.outbox import post
+from app.blobs import open_store
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict
@@ -120,7 +121,7 @@ def import_now(
 ) -> tuple[ImportBatch, Summary]:
     """Import in this transaction; one bad file never stops the others."""
     batch = _new_batch(session, project, user_id, uploads, labels_from_folders, background=False)
-    store = ImageStore(settings.data_dir)
+    store = ImageStore(open_store(settings))
     limits = Limits.from_settings(settings)
     summary = Summary()
     categories: dict[LabelPath, int | str] = {}

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.blobs import StoreUnavailable
 from app.errors import (
     DISK_FULL,
     DomainError,
@@ -134,6 +135,13 @@ async def _storage_full(request: Request, exc: Exception) -> Response:
     return error_response(request, 507, DISK_FULL)
 
 
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """The object store is down or refuses us: 503 naming it; the transaction rolled back."""
+    log.error("Object store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    message = f"{exc} Nothing of this request was saved; try again once the store is back."
+    return error_response(request, 503, message, {"Retry-After": "30"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     if is_disk_full(exc):  # raised outside the routes, e.g. in a middleware
         return await _storage_full(request, exc)
@@ -150,6 +158,7 @@ def install_error_handlers(app: FastAPI, *, current_user: PageUserLookup) -> Non
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(OSError, _storage_full)
     app.add_exception_handler(OperationalError, _storage_full)
     app.add_exception_handler(Exception, _unexpected)

@@ -12,18 +12,24 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+
 # Scripts and styles only from our own files: no inline code, no eval. Swagger UI's
 # stylesheet draws its icons as data: URLs, hence img-src.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
+def content_security_policy(img_origins: tuple[str, ...] = ()) -> str:
+    """The policy; ``img_origins`` are an object store's, when images are redirected to it."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            " ".join(("img-src 'self' data:", *img_origins)),
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        )
     )
-)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 
 class SecurityHeadersMiddleware:
@@ -40,8 +46,10 @@ class SecurityHeadersMiddleware:
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     }
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, img_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        csp = content_security_policy(img_origins)
+        self.headers = {**self.HEADERS, "Content-Security-Policy": csp}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +59,7 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for key, value in self.HEADERS.items():
+                for key, value in self.headers.items():
                     headers.setdefault(key, value)
                 # A page may show a signed-in user's data or a CSRF token: never keep
                 # it in a shared or back-button cache.
