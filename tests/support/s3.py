@@ -9,7 +9,7 @@ Use the ``s3`` fixture (import it into a conftest: ``from tests.support.s3 impor
   **s3.env}``;
 - ``s3.stop()`` takes the store down mid-test and ``s3.start()`` brings it back on the same
   port with the same contents (moto keeps its state in this process);
-- ``s3.client()`` is a plain boto3 client, for checking what the bucket holds.
+- ``s3.client()`` is a plain boto3 client and ``s3.stored_keys()`` lists the install's keys.
 
 Without moto the test skips, saying so; under CI=true it fails instead.
 """
@@ -85,7 +85,7 @@ class S3Server:
         base: dict[str, Any] = {"storage_url": self.url, "s3_endpoint_url": self.endpoint}
         return Settings(**{**base, **fields})
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def stored_keys(self, prefix: str = "") -> list[str]:
         """Every key under the install's prefix (without it), sorted."""
         pages = self.client().get_paginator("list_objects_v2")
         full = f"{self.prefix}/{prefix}"
@@ -95,6 +95,8 @@ class S3Server:
             for o in page.get("Contents", ())
         ]
         return sorted(found)
+
+    keys = stored_keys
 
 
 @pytest.fixture
