@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from app.blobs import BlobInfo, BlobStore, StoreUnavailable, open_store
+from app.blobs.local import FileStore
 from app.config import Settings
 from app.ops import archive_format as fmt
 from app.ops.named_files import present, wanted
@@ -57,11 +59,24 @@ class _Hashing(io.RawIOBase):
 def _add_file(tar: tarfile.TarFile, name: str, path: Path, advance: Advance) -> fmt.Entry:
     with path.open("rb") as source:
         stat = os.fstat(source.fileno())
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = stat.st_size, int(stat.st_mtime), 0o644
-        reader = _Hashing(source, advance)
-        tar.addfile(info, reader)  # streamed: tarfile copies in chunks of size bytes
-    return fmt.Entry(stat.st_size, reader.digest.hexdigest())
+        return _add_stream(tar, name, source, stat.st_size, stat.st_mtime, advance)
+
+
+def _add_blob(
+    tar: tarfile.TarFile, name: str, store: BlobStore, blob: BlobInfo, advance: Advance
+) -> fmt.Entry:
+    with store.open(blob.key) as source:
+        return _add_stream(tar, name, source, blob.size, blob.mtime, advance)
+
+
+def _add_stream(
+    tar: tarfile.TarFile, name: str, source: IO[bytes], size: int, mtime: float, advance: Advance
+) -> fmt.Entry:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, int(mtime), 0o644
+    reader = _Hashing(source, advance)
+    tar.addfile(info, reader)  # streamed: tarfile copies in chunks of size bytes
+    return fmt.Entry(size, reader.digest.hexdigest())
 
 
 def _add_json(tar: tarfile.TarFile, name: str, value: object) -> None:
@@ -113,17 +128,19 @@ def backup(
     archive = stem.with_name(stem.name + ".archive")
     archive.unlink(missing_ok=True)  # our pid's name: left by an earlier process
     data_dir = settings.data_dir.resolve()
+    store = open_store(settings)
     try:
         with take_snapshot(
             settings.resolved_database_url, stem.with_name(stem.name + ".db")
         ) as snap:
-            files = list(present(data_dir, wanted(snap.named)))
-            missing = [rel for rel, path, required in files if required and not path.is_file()]
+            files = list(present(store, wanted(snap.named)))
+            missing = [rel for rel, blob, required in files if required and blob is None]
             if missing:
                 shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+                where = data_dir if isinstance(store, FileStore) else store.url
                 raise BackupError(
                     f"{len(missing)} file(s) named by the database are missing from "
-                    f"{data_dir}: {shown}. The data dir is damaged; a backup of it would "
+                    f"{where}: {shown}. The store is damaged; a backup of it would "
                     "not restore."
                 )
             secret = data_dir / "secret_key"
@@ -134,7 +151,7 @@ def backup(
                 file_count=len(files),
                 tables=snap.tables,
             )
-            on_plan(snap.path.stat().st_size + sum(_size(p) for _, p, _ in files))
+            on_plan(snap.path.stat().st_size + sum(b.size for _, b, _ in files if b))
             with archive.open("xb") as raw:
                 mode = fmt.tar_mode(out, writing=True)
                 extra = {"compresslevel": 6} if mode == "w:gz" else {}
@@ -152,9 +169,11 @@ def backup(
                         else None
                     )
                     entries: dict[str, fmt.Entry] = {}
-                    for rel, path, required in files:
+                    for rel, blob, required in files:
+                        if blob is None:
+                            continue  # required ones are refused above
                         try:
-                            entries[rel] = _add_file(tar, fmt.FILES + rel, path, advance)
+                            entries[rel] = _add_blob(tar, fmt.FILES + rel, store, blob, advance)
                         except FileNotFoundError:
                             if required:
                                 raise BackupError(
@@ -167,19 +186,14 @@ def backup(
                 os.fsync(raw.fileno())
             os.replace(archive, out)
             _fsync_dir(out.parent)
+    except StoreUnavailable as exc:
+        raise BackupError(f"{exc}. No archive was written.") from None
     except OSError as exc:
         raise BackupError(f"cannot write {out}: {exc.strerror or exc}") from exc
     finally:
         archive.unlink(missing_ok=True)
     total = sum(e.size for e in entries.values())
     return BackupResult(out, len(entries), total, snap.tables)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _fsync_dir(folder: Path) -> None:

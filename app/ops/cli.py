@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -53,26 +53,48 @@ def _progress(verb: str) -> Iterator[tuple[Callable[[int], None], Callable[[int]
         bar.stop()
 
 
+def _one_of(file: Path | None, name: str | None, option: str) -> None:
+    if (file is None) == (name is None):
+        fail(f"give either FILE or {option} NAME (one of the two)")
+
+
 def backup_command(
     file: Annotated[
-        Path, typer.Argument(help="The archive to write: .tar, or .tar.gz to compress.")
-    ],
+        Path | None,
+        typer.Argument(help="The archive to write: .tar, or .tar.gz to compress."),
+    ] = None,
+    to_store: Annotated[
+        str | None,
+        typer.Option(
+            "--to-store",
+            metavar="NAME",
+            help="Instead of FILE: keep the archive in the store (CURATOR_STORAGE_URL) as "
+            "backups/NAME, e.g. curator-2026-12-05.tar.gz.",
+        ),
+    ] = None,
 ) -> None:
     """Back up the database and every stored file into one archive, while the server runs."""
     from app.ops.archive_format import ArchiveError
     from app.ops.backup import BackupError, backup
     from app.ops.snapshot import SnapshotError
+    from app.ops.stored_backups import backup_to_store
 
+    _one_of(file, to_store, "--to-store")
     settings = _settings()
     try:
         with _progress("Backing up") as (on_plan, advance):
-            result = backup(settings, file, on_plan, advance)
+            if file is None:  # then --to-store was given (_one_of)
+                result, key = backup_to_store(settings, to_store or "", on_plan, advance)
+                where = f"{key} in {settings.storage_url}"
+            else:
+                result = backup(settings, file, on_plan, advance)
+                where = str(result.path)
     except (BackupError, SnapshotError, ArchiveError) as exc:
         fail(str(exc))
     rows = sum(result.tables.values())
     console.print(
         f"Backed up {rows} rows and {result.files} files ({result.bytes / 2**20:.1f} MiB) "
-        f"to [bold]{result.path}[/]."
+        f"to [bold]{where}[/]."
     )
     if settings.secret_key is not None:
         err_console.print(
@@ -82,7 +104,17 @@ def backup_command(
 
 
 def restore_command(
-    file: Annotated[Path, typer.Argument(help="An archive written by `curator backup`.")],
+    file: Annotated[
+        Path | None, typer.Argument(help="An archive written by `curator backup`.")
+    ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option(
+            "--from-store",
+            metavar="NAME",
+            help="Instead of FILE: the archive backups/NAME in the store (CURATOR_STORAGE_URL).",
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -92,13 +124,21 @@ def restore_command(
 ) -> None:
     """Restore a backup into an empty data dir and database, then run the migrations."""
     from app.ops.archive_format import ArchiveError
+    from app.ops.backup import BackupError
     from app.ops.restore import restore
+    from app.ops.stored_backups import fetched
     from app.ops.target import TargetError
 
+    _one_of(file, from_store, "--from-store")
     settings = _settings()
     try:
-        with _progress("Restoring") as (on_plan, advance):
-            result = restore(settings, file, force, on_plan, advance)
+        with ExitStack() as stack:
+            # Without FILE, --from-store was given (_one_of).
+            archive = file or stack.enter_context(fetched(settings, from_store or ""))
+            on_plan, advance = stack.enter_context(_progress("Restoring"))
+            result = restore(settings, archive, force, on_plan, advance)
+    except BackupError as exc:
+        fail(str(exc))
     except ArchiveError as exc:
         fail(f"{exc}. Nothing was changed.")
     except TargetError as exc:

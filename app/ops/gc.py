@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.blobs import BlobStore, StoreUnavailable
 from app.images.storage import ImageStore
 from app.ops.gc_service import Referenced, referenced
 
@@ -37,8 +38,9 @@ STORES = {
 @dataclass(frozen=True)
 class Orphan:
     kind: str
-    path: Path
+    path: Path  # in the data dir; for a blob in a bucket, its key as a relative path
     size: int
+    key: str | None = None  # set for a blob in a store that is not the data dir
 
 
 @dataclass
@@ -92,13 +94,20 @@ def _files(root: Path) -> Iterator[Path]:
 
 
 def find_orphans(
-    data_dir: Path, refs: Referenced, *, min_age: float, now: float | None = None
+    data_dir: Path,
+    refs: Referenced,
+    *,
+    min_age: float,
+    now: float | None = None,
+    only: tuple[str, ...] = tuple(STORES),
 ) -> Result:
     base = data_dir.resolve()
     store = ImageStore(base)
     cutoff = (time.time() if now is None else now) - min_age
     result = Result()
     for folder, kind in STORES.items():
+        if folder not in only:
+            continue
         for path in _files(base / folder):
             if is_named(path.relative_to(base), refs, store, path):
                 continue
@@ -113,6 +122,28 @@ def find_orphans(
     return result
 
 
+# Keys are matched by the same rules as paths, under a root that is only a name.
+_KEYS = Path("/store")
+
+
+def _blob_named(key: str, refs: Referenced) -> bool:
+    return is_named(Path(key), refs, ImageStore(_KEYS), _KEYS / key)
+
+
+def find_in_store(store: BlobStore, refs: Referenced, cutoff: float, result: Result) -> None:
+    """Orphans among a bucket's blobs (staged uploads stay on disk: walked by the caller)."""
+    for folder, kind in STORES.items():
+        if folder == "staging":
+            continue
+        for blob in store.list(folder + "/"):
+            if _blob_named(blob.key, refs):
+                continue
+            if blob.mtime >= cutoff:
+                result.young += 1
+            else:
+                result.orphans.append(Orphan(kind, Path(blob.key), blob.size, blob.key))
+
+
 def collect(
     sessions: sessionmaker[Session],
     data_dir: Path,
@@ -120,20 +151,35 @@ def collect(
     min_age: float,
     delete: bool,
     now: float | None = None,
+    store: BlobStore | None = None,
 ) -> Result:
-    """Find orphan files and, with ``delete``, remove them (and the folders they empty)."""
+    """Find orphan files and, with ``delete``, remove them (and the folders they empty).
+
+    ``store``: where the blobs live when it is not the data dir itself (a bucket).
+    """
+    cutoff = (time.time() if now is None else now) - min_age
     with sessions() as session:
-        result = find_orphans(data_dir, referenced(session), min_age=min_age, now=now)
+        refs = referenced(session)
+    if store is None:
+        result = find_orphans(data_dir, refs, min_age=min_age, now=now)
+    else:
+        result = Result()
+        staged = find_orphans(data_dir, refs, min_age=min_age, now=now, only=("staging",))
+        result.orphans, result.young = staged.orphans, staged.young
+        find_in_store(store, refs, cutoff, result)
     if not delete or not result.orphans:
         return result
     with sessions() as session:
         refs = referenced(session)  # rows committed during the walk keep their files
     base = data_dir.resolve()
-    store = ImageStore(base)
-    cutoff = (time.time() if now is None else now) - min_age
+    images = ImageStore(base)
     for orphan in result.orphans:
+        if orphan.key is not None and store is not None:
+            if _delete_blob(store, orphan, refs, cutoff, result):
+                result.deleted.append(orphan)
+            continue
         try:
-            if is_named(orphan.path.relative_to(base), refs, store, orphan.path):
+            if is_named(orphan.path.relative_to(base), refs, images, orphan.path):
                 continue
             if orphan.path.lstat().st_mtime >= cutoff:
                 continue  # content written again since the walk: an import reuses it
@@ -148,6 +194,23 @@ def collect(
     return result
 
 
+def _delete_blob(
+    store: BlobStore, orphan: Orphan, refs: Referenced, cutoff: float, result: Result
+) -> bool:
+    key = orphan.key or ""
+    try:
+        if _blob_named(key, refs):
+            return False
+        info = store.info(key)
+        if info is None or info.mtime >= cutoff:
+            return False  # gone, or written again since the walk: an import reuses it
+        store.delete(key)
+    except StoreUnavailable as exc:
+        result.errors.append(f"{key}: {exc}")
+        return False
+    return True
+
+
 def _remove_empty_folders(base: Path, deleted: list[Orphan]) -> None:
     """Remove folders emptied under models/ and staging/ (a run's or an upload's own).
 
@@ -157,7 +220,9 @@ def _remove_empty_folders(base: Path, deleted: list[Orphan]) -> None:
     tops = {
         base / d.path.relative_to(base).parts[0] / d.path.relative_to(base).parts[1]
         for d in deleted
-        if d.kind in ("model", "staging") and len(d.path.relative_to(base).parts) > 2
+        if d.key is None
+        and d.kind in ("model", "staging")
+        and len(d.path.relative_to(base).parts) > 2
     }
     for top in tops:
         for folder, _dirs, _names in os.walk(top, topdown=False):

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from app.blobs import StoreUnavailable, open_store
+from app.blobs.local import FileStore
 from app.cli_common import console, err_console, load_settings_or_exit
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
@@ -26,9 +28,18 @@ def human_bytes(size: int) -> str:
 
 
 def run_gc(settings: Settings, *, min_age: float, delete: bool) -> Result:
+    store = open_store(settings)
+    # The data dir's own file:// store is walked as files (links are never followed).
+    local = isinstance(store, FileStore) and store.root == settings.data_dir.resolve()
     engine = make_engine(settings.resolved_database_url)
     try:
-        return collect(make_sessionmaker(engine), settings.data_dir, min_age=min_age, delete=delete)
+        return collect(
+            make_sessionmaker(engine),
+            settings.data_dir,
+            min_age=min_age,
+            delete=delete,
+            store=None if local else store,
+        )
     finally:
         engine.dispose()
 
@@ -55,7 +66,10 @@ def _print(result: Result, settings: Settings, min_age: float, delete: bool) -> 
     base = settings.data_dir.resolve()
     if not delete:
         for orphan in result.orphans:
-            console.print(str(orphan.path.relative_to(base)), highlight=False)
+            # One path per line, never wrapped: the list is for scripts as much as for eyes.
+            console.print(
+                orphan.key or str(orphan.path.relative_to(base)), highlight=False, soft_wrap=True
+            )
     shown = result.deleted if delete else result.orphans
     table = Table(title=f"Orphan files older than {min_age:g} s", title_justify="left")
     table.add_column("kind")
@@ -92,6 +106,10 @@ def gc_command(
     """List the data dir's files that no row names (orphans of a crash); --delete removes them."""
     settings = load_settings_or_exit()
     age = settings.gc_min_age if min_age is None else min_age
-    result = run_gc(settings, min_age=age, delete=delete)
+    try:
+        result = run_gc(settings, min_age=age, delete=delete)
+    except StoreUnavailable as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}. Nothing was deleted.")
+        raise typer.Exit(1) from None
     _print(result, settings, age, delete)
     raise typer.Exit(1 if result.errors else 0)

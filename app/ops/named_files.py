@@ -1,7 +1,8 @@
-"""Which files a database's rows name, and where each lives in the data dir.
+"""Which files a database's rows name, and under which key each lives in the store.
 
 Backup and restore use the same rules, so a restore accepts exactly what a backup of
-the same rows would hold. Paths are POSIX strings relative to the data dir.
+the same rows would hold. Keys are the data dir's relative POSIX paths (app.blobs), so
+on file:// they are where the files have always been.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
 
+from app.blobs import BlobInfo, BlobStore
 from app.images.storage import ImageStore
 from app.ops.archive_format import ArchiveError
 
@@ -106,17 +108,24 @@ def accepts(want: Wanted, path: str) -> bool:
     return folder in want.model_dirs and bool(_MODEL_FILE.fullmatch(name))
 
 
-def present(data_dir: Path, want: Wanted) -> Iterable[tuple[str, Path, bool]]:
-    """(path, file, required) for every file to back up: required ones even if missing."""
+def present(store: BlobStore, want: Wanted) -> Iterable[tuple[str, BlobInfo | None, bool]]:
+    """(key, blob, required) for every file to back up: required ones even if missing."""
     for rel in want.required:
-        yield rel, data_dir / rel, True
+        yield rel, store.info(rel), True
     for rel in sorted(want.optional_exact):
-        if (data_dir / rel).is_file():
-            yield rel, data_dir / rel, False
+        info = store.info(rel)
+        if info is not None:
+            yield rel, info, False
     for folder in sorted(want.model_dirs, key=lambda f: int(f.rpartition("/")[2])):
-        directory = data_dir / folder
-        if not directory.is_dir():
-            continue  # a run that never finished, or whose files are still being written
-        for item in sorted(directory.iterdir()):
-            if item.is_file() and not item.is_symlink() and _MODEL_FILE.fullmatch(item.name):
-                yield f"{folder}/{item.name}", item, False
+        # A run that never finished has no files yet: the listing is empty.
+        for info in sorted(store.list(folder + "/"), key=lambda i: i.key):
+            name = info.key.removeprefix(folder + "/")
+            if "/" in name or not _MODEL_FILE.fullmatch(name) or _is_link(store, info.key):
+                continue
+            yield info.key, info, False
+
+
+def _is_link(store: BlobStore, key: str) -> bool:
+    # On file:// a symbolic link could point anywhere on the machine: never followed.
+    path = store.local_path(key)
+    return path is not None and (path.is_symlink() or not path.is_file())

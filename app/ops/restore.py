@@ -3,9 +3,9 @@
 The archive is unpacked into a staging folder inside the data dir and checked: every
 member against manifest.json, every image against its row's sha256, every file a row
 names present. Only then is the database put in place and the staged folders renamed
-into the data dir; last, the migrations bring an older backup up to date. A refused
-archive leaves the target as it was, and nothing is ever written outside the data dir
-(and the database).
+into the data dir (on s3://, the files are uploaded into the bucket first); last, the
+migrations bring an older backup up to date. A refused archive leaves the target as it
+was, and nothing is ever written outside the data dir, the store and the database.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
+from app.blobs import open_store
+from app.blobs.local import FileStore
 from app.config import Settings
 from app.migrate import alembic_config, upgrade
 from app.ops import target
@@ -133,8 +135,11 @@ def restore(
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(data_dir)
+    store = open_store(settings)
+    # The data dir's own file:// store takes the staged folders by renaming them.
+    local = isinstance(store, FileStore) and store.root == data_dir
     if not force:
-        found = target.content_in(data_dir, url)
+        found = target.content_in(data_dir, url, store)
         if found:
             raise target.TargetError(
                 "the target is not empty: " + "; and ".join(found) + ". Restore into an "
@@ -153,6 +158,8 @@ def restore(
     try:
         unpacked = extract(archive, staging, _header_check(dialect, url), read_rows, advance)
         verify(unpacked)
+        if not local:
+            target.upload_files(staging / "files", store, force)
         if major is None:
             target.install_sqlite(url, unpacked.database)
         elif unpacked.header.dialect == "sqlite":
@@ -160,7 +167,8 @@ def restore(
             sqlite_into_postgresql(unpacked.database, url)
         else:
             target.install_postgresql(url, unpacked.database, major)
-        target.install_files(staging / "files", data_dir, force)
+        if local:
+            target.install_files(staging / "files", data_dir, force)
         if unpacked.secret_key is not None:
             target.install_secret(data_dir, unpacked.secret_key)
     finally:

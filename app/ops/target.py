@@ -11,6 +11,8 @@ from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.blobs import BlobStore, StoreUnavailable
+from app.blobs.local import FileStore
 from app.ops import pgtools
 from app.ops.named_files import CONTENT_DIRS
 from app.ops.snapshot import sqlite_file
@@ -34,12 +36,23 @@ def _has_file(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
 
 
-def content_in(data_dir: Path, url: str) -> list[str]:
+def _has_blob(store: BlobStore, folder: str) -> bool:
+    if isinstance(store, FileStore):
+        return _has_file(store.root / folder)
+    return next(iter(store.list(folder + "/")), None) is not None
+
+
+def content_in(data_dir: Path, url: str, store: BlobStore | None = None) -> list[str]:
     """What makes the target non-empty, in words; [] when it is empty."""
     found = []
-    folders = [d for d in CONTENT_DIRS if _has_file(data_dir / d)]
+    store = store or FileStore(data_dir)
+    try:
+        folders = [d for d in CONTENT_DIRS if _has_blob(store, d)]
+    except StoreUnavailable as exc:
+        raise TargetError(f"{exc}. Nothing was changed.") from None
+    where = data_dir if isinstance(store, FileStore) else store.url
     if folders:
-        found.append(f"{data_dir} holds files in {', '.join(folders)}")
+        found.append(f"{where} holds files in {', '.join(folders)}")
     if dialect_of(url) == "sqlite" and not sqlite_file(url).exists():
         return found
     engine = create_engine(url)
@@ -124,6 +137,28 @@ def install_files(staged: Path, data_dir: Path, force: bool) -> None:
     for name in CONTENT_DIRS:
         if (staged / name).is_dir():
             os.replace(staged / name, data_dir / name)
+
+
+def upload_files(staged: Path, store: BlobStore, force: bool) -> None:
+    """Put the staged files into a store that is not the data dir (a bucket).
+
+    The files go in before the database: content-addressed files without rows are
+    harmless (`curator gc` finds them), rows without their files are not.
+    """
+    try:
+        if force:
+            for name in CONTENT_DIRS:
+                for blob in list(store.list(name + "/")):
+                    store.delete(blob.key)
+        if not staged.is_dir():
+            return
+        for path in sorted(p for p in staged.rglob("*") if p.is_file()):
+            store.put_file(path.relative_to(staged).as_posix(), path)
+    except StoreUnavailable as exc:
+        raise TargetError(
+            f"{exc}. The database was not changed; restore again once the store is back "
+            "(with --force if some files went in)."
+        ) from None
 
 
 def install_secret(data_dir: Path, key: bytes) -> None:
