@@ -1,5 +1,9 @@
 """What a worker process needs to run jobs: settings, a session factory, the store.
 
+Nothing here assumes the web's data dir: every file a job reads comes from the blob
+store through ``cache`` (the store's own file on ``file://``, a local copy on ``s3://``),
+and every file it makes is written under ``cache.local_dir(prefix)`` and published back.
+
 Every task of a process shares one ``WorkerContext`` and with it one engine, made on first
 use in the task process itself. Celery's prefork pool forks its task processes from the
 main one, and a pooled connection must never be used by two processes: so the context is
@@ -12,26 +16,81 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import app.models  # noqa: F401  every table mapped: a job's query may touch any relation
+from app.blobs import BlobStore, open_store
+from app.blobs.cache import BlobCache
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.images.storage import ImageStore
+from workers.ml.shards import read_rows
+
+
+def embedding_prefix(backbone: str) -> str:
+    return f"embeddings/{backbone}"
 
 
 @dataclass(frozen=True)
 class WorkerContext:
     settings: Settings
     sessions: sessionmaker[Session]
-    store: ImageStore
+    store: ImageStore  # the image store's keys; jobs read its files through ``cache``
+    cache: BlobCache = field(init=False)
 
-    def embedding_dir(self, backbone: str) -> Path:
-        return self.settings.data_dir / "embeddings" / backbone
+    def __post_init__(self) -> None:
+        cache = BlobCache(
+            self.store.store, self.settings.resolved_cache_dir, self.settings.cache_max_bytes
+        )
+        object.__setattr__(self, "cache", cache)
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.cache.store
+
+    def original(self, sha256: str) -> Path:
+        """A local file holding the original of this content."""
+        return self.cache.path(ImageStore.original_key(sha256))
+
+    def originals(self, shas: Sequence[str]) -> list[Path]:
+        """Local files for many originals; none is evicted while the batch is handed out.
+        A missing original gets its would-be path (the reader reports it unreadable)."""
+        out: list[Path] = []
+        keys = [ImageStore.original_key(s) for s in shas]
+        try:
+            return self.cache.paths(keys)
+        except FileNotFoundError:
+            pass  # one is missing: fetch one by one, as the readers expect per-file errors
+        for key in keys:
+            try:
+                out.append(self.cache.path(key))
+            except FileNotFoundError:
+                out.append(self.cache.directory / key)
+        return out
+
+    def embedding_dir(self, backbone: str, shards: Iterable[str] = ()) -> Path:
+        """The local folder holding this backbone's shards, with ``shards`` fetched into it."""
+        prefix = embedding_prefix(backbone)
+        names = sorted(set(shards))
+        if names:
+            self.cache.paths([f"{prefix}/{name}" for name in names])
+        return self.cache.local_dir(prefix)
+
+    def rows(self, backbone: str, locations: Sequence[tuple[str, int]]) -> npt.NDArray[np.float32]:
+        """The vectors at ``locations`` (shard, row), each shard fetched once."""
+        return read_rows(self.embedding_dir(backbone, (s for s, _ in locations)), locations)
+
+    def publish_shard(self, backbone: str, name: str) -> None:
+        """Send a shard written under ``embedding_dir(backbone)`` to the store."""
+        key = f"{embedding_prefix(backbone)}/{name}"
+        self.cache.publish(key, self.cache.local_dir(embedding_prefix(backbone)) / name)
 
 
 @dataclass(frozen=True)
@@ -57,7 +116,7 @@ def worker_context() -> WorkerContext:
             settings = get_settings()
             engine = make_engine(settings.resolved_database_url)
             context = WorkerContext(
-                settings, make_sessionmaker(engine), ImageStore(settings.data_dir)
+                settings, make_sessionmaker(engine), ImageStore(open_store(settings))
             )
             _made = _Made(os.getpid(), engine, context)
         return _made.context

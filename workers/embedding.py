@@ -33,7 +33,7 @@ def embed_missing(
         batch = embeddings.missing(session, project_id, backbone, limit=BATCH)
         if not batch:
             return done
-        paths = [ctx.store.original_path(sha) for _, sha in batch]
+        paths = ctx.originals([sha for _, sha in batch])
         result = embed_files(
             paths,
             backbone,
@@ -41,6 +41,10 @@ def embed_missing(
             allow_download=ctx.settings.allow_weight_download,
         )
         shard = write_shard(ctx.embedding_dir(backbone), result.vectors) if result.ok else None
+        if shard is not None:
+            # In the store before its rows are committed: no row names a shard no
+            # worker can fetch.
+            ctx.publish_shard(backbone, shard)
         rows = [(batch[i][0], row) for row, i in enumerate(result.ok)]
         errors = [(batch[i][0], reason) for i, reason in result.errors.items()]
         try:

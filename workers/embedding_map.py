@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from app.insights import map_store
 from app.training import embeddings
 from workers.context import WorkerContext
 from workers.ml import layout
-from workers.ml.shards import read_rows
 
 STRAY_AFTER = 3600.0  # seconds: an unreferenced layout file older than this is left over
 log = logging.getLogger(__name__)
@@ -34,8 +34,29 @@ class MapUpdate:
     placed: int = 0  # images placed into the existing fit
 
 
+def maps_prefix(project_id: int) -> str:
+    return f"maps/{project_id}"
+
+
 def maps_dir(ctx: WorkerContext, project_id: int) -> Path:
-    return ctx.settings.data_dir / "maps" / str(project_id)
+    """Where this worker writes and reads the project's layout files (the store's own
+    folder on file://, the cache's elsewhere)."""
+    return ctx.cache.local_dir(maps_prefix(project_id))
+
+
+def _load(ctx: WorkerContext, project_id: int, name: str) -> layout.Layout:
+    try:
+        path = ctx.cache.path(f"{maps_prefix(project_id)}/{name}")
+    except (FileNotFoundError, ValueError) as exc:
+        raise ValueError(f"layout {name} cannot be fetched: {exc}") from exc
+    return layout.load(path.parent, name)
+
+
+def _discard(ctx: WorkerContext, project_id: int, name: str | None) -> None:
+    layout.discard(maps_dir(ctx, project_id), name)
+    if name and Path(name).name == name and not ctx.cache.is_local:
+        with suppress(ValueError):  # a name that is no key was never uploaded
+            ctx.blobs.delete(f"{maps_prefix(project_id)}/{name}")
 
 
 def update_map(ctx: WorkerContext, session: Session, project_id: int, backbone: str) -> MapUpdate:
@@ -55,7 +76,7 @@ def update_map(ctx: WorkerContext, session: Session, project_id: int, backbone: 
                 session.rollback()
                 return MapUpdate()
             try:
-                fitted = layout.load(maps_dir(ctx, project_id), state.layout_file)
+                fitted = _load(ctx, project_id, state.layout_file)
             except ValueError as exc:
                 log.warning("map of project %s: %s; fitting anew", project_id, exc)
     session.rollback()
@@ -74,21 +95,24 @@ def _refit(
 ) -> MapUpdate:
     log.info("map of project %s: fitting %d images", project_id, len(ids))
     started = time.monotonic()
-    vectors = read_rows(ctx.embedding_dir(backbone), where)
+    vectors = ctx.rows(backbone, where)
     fitted = layout.fit(vectors)
     folder = maps_dir(ctx, project_id)
     name = layout.save(fitted, folder)
+    ctx.cache.publish(f"{maps_prefix(project_id)}/{name}", folder / name)  # before its row
     coords = [(float(x), float(y)) for x, y in fitted.coords]
     try:
         previous = map_store.replace(session, project_id, backbone, name, ids, coords)
         session.commit()
     except Exception:
         session.rollback()
-        layout.discard(folder, name)
+        _discard(ctx, project_id, name)
         raise
     if previous != name:
-        layout.discard(folder, previous)
+        _discard(ctx, project_id, previous)
     _sweep(folder, keep=name)
+    if not ctx.cache.is_local:
+        _sweep_store(ctx, project_id, keep=name)
     log.info(
         "map of project %s: %d images fitted in %.1f s",
         project_id,
@@ -106,7 +130,7 @@ def _place(
     fitted: layout.Layout,
     new: list[tuple[int, tuple[str, int]]],
 ) -> MapUpdate:
-    vectors = read_rows(ctx.embedding_dir(backbone), [loc for _, loc in new])
+    vectors = ctx.rows(backbone, [loc for _, loc in new])
     coords = layout.place(fitted, vectors)
     try:
         map_store.add(
@@ -137,3 +161,11 @@ def _sweep(folder: Path, keep: str) -> None:
                 path.unlink(missing_ok=True)
         except OSError:
             continue
+
+
+def _sweep_store(ctx: WorkerContext, project_id: int, keep: str) -> None:
+    """As ``_sweep``, in the bucket: layouts a killed or raced worker uploaded."""
+    cutoff = time.time() - STRAY_AFTER
+    for info in list(ctx.blobs.list(f"{maps_prefix(project_id)}/")):
+        if not info.key.endswith(f"/{keep}") and info.mtime < cutoff:
+            ctx.blobs.delete(info.key)

@@ -20,7 +20,6 @@ from app.training.metrics import SplitScores
 from workers.ml.backbones import BackboneSpec
 from workers.ml.finetune import predict_files
 from workers.ml.metrics import classification_metrics
-from workers.ml.shards import read_rows
 
 Proba = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 
@@ -44,14 +43,15 @@ def _scores(
 
 def on_embeddings(
     session: Session,
-    folder: Path,
+    read: Callable[[Sequence[tuple[str, int]]], npt.NDArray[np.float32]],
     backbone: str,
     data: dataset.Dataset,
     proba: Proba,
     columns: Sequence[int],
 ) -> SplitScores | None:
     """Scores of a head on the test images' cached embeddings; ``columns`` are the
-    category ids of ``proba``'s output columns. None when the project keeps no split."""
+    category ids of ``proba``'s output columns; ``read`` gives the vectors at (shard, row)
+    locations. None when the project keeps no split."""
     if data.test_share <= 0:
         return None
     found = embeddings.locations(session, data.test_image_ids, backbone)
@@ -59,7 +59,7 @@ def on_embeddings(
     truth = [data.test_labels[n] for n in keep]
     if not keep:
         return _scores(data, [], np.zeros((0, len(columns)), dtype=np.float32), columns)
-    rows = read_rows(folder, [found[data.test_image_ids[n]] for n in keep])
+    rows = read([found[data.test_image_ids[n]] for n in keep])
     return _scores(data, truth, proba(rows), columns)
 
 

@@ -20,7 +20,6 @@ from app.training.models import TrainingRun
 from workers.context import WorkerContext
 from workers.ml.label_quality import score_labels
 from workers.ml.linear import DEFAULT_C, cross_val_proba
-from workers.ml.shards import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def score_run(
     given = np.array([column[data.labels[n]] for n in keep], dtype=np.intp)
     if len(np.unique(given)) < 2:
         return 0  # nothing to tell a label from: every readable image has one class
-    x = read_rows(ctx.embedding_dir(run.backbone), [found[data.image_ids[n]] for n in keep])
+    x = ctx.rows(run.backbone, [found[data.image_ids[n]] for n in keep])
     folds = int(run.params.get("folds", 5))
     c = float(run.params.get("C", DEFAULT_C))
     if oof is None or oof.shape != (len(keep), len(class_ids)):

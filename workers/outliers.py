@@ -16,7 +16,6 @@ from app.training import dataset, embeddings
 from app.training.models import TrainingRun
 from workers.context import WorkerContext
 from workers.ml.outliers import ranking, score_outliers
-from workers.ml.shards import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def score_run(ctx: WorkerContext, session: Session, run: TrainingRun, data: data
     ids, locations = embeddings.project_locations(session, run.project_id, run.backbone)
     if not ids:
         return 0
-    vectors = read_rows(ctx.embedding_dir(run.backbone), locations)
+    vectors = ctx.rows(run.backbone, locations)
     label_of = dict(zip(data.image_ids, data.labels, strict=True))
     labels = np.array([label_of.get(i, -1) for i in ids], dtype=np.int64)
     result = score_outliers(vectors, labels, seed=run.id)

@@ -8,11 +8,8 @@ being this process's, so a worker that lost it never overwrites the new owner's 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import traceback
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
@@ -21,9 +18,8 @@ from app.background.owners import Liveness, Owner, Workers
 from app.db import utcnow
 from app.images.models import Image
 from app.insights.models import PREDICTED_CLASS, SaliencyMap, SaliencyStatus
-from app.insights.saliency import MODEL_FILE, map_path
+from app.insights.saliency import map_key, model_key
 from app.training.models import TrainingRun
-from app.training.service import run_dir
 from workers.context import WorkerContext
 from workers.ml.images import ImageUnreadable
 from workers.ml.saliency import cached_explainer, explain_file
@@ -39,8 +35,8 @@ def make_map(ctx: WorkerContext, map_id: int, owner: Owner) -> bool:
         try:
             shown, png = _compute(ctx, session, map_id)
             row = session.get_one(SaliencyMap, map_id)
-            path = map_path(ctx.settings, row.run_id, row.image_id, row.category_id)
-            _write(path, png)
+            key = map_key(row.run_id, row.image_id, row.category_id)
+            ctx.blobs.put_bytes(key, png)  # whole or nothing: a reader never sees half
             _finish(session, map_id, owner, SaliencyStatus.done, shown=shown)
         except Exception as exc:
             session.rollback()
@@ -97,9 +93,10 @@ def _compute(ctx: WorkerContext, session: Session, map_id: int) -> tuple[int, by
     row = session.get_one(SaliencyMap, map_id)
     run = session.get_one(TrainingRun, row.run_id)
     image = session.get_one(Image, row.image_id)
-    model = run_dir(ctx.settings, run.id) / MODEL_FILE
-    if not model.is_file():
-        raise FileNotFoundError(f"training run {run.id} has no model file")
+    try:
+        model = ctx.cache.path(model_key(run.id))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"training run {run.id} has no model file") from None
     # The model's output columns are the class ids sorted (np.unique in both modes).
     columns = sorted(int(cid) for cid, _ in run.classes or [])
     if row.category_id != PREDICTED_CLASS and row.category_id not in columns:
@@ -112,20 +109,8 @@ def _compute(ctx: WorkerContext, session: Session, map_id: int) -> tuple[int, by
         allow_download=ctx.settings.allow_weight_download,
     )
     asked = None if row.category_id == PREDICTED_CLASS else columns.index(row.category_id)
-    saliency, png = explain_file(explainer, ctx.store.original_path(image.sha256), asked)
+    saliency, png = explain_file(explainer, ctx.original(image.sha256), asked)
     return columns[saliency.column], png
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Beside the target, then renamed: a reader never sees half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
 
 
 def _mine(owner: Owner) -> ColumnElement[bool]:

@@ -13,7 +13,6 @@ from app.projects.models import Project
 from app.training import embeddings, ranks
 from app.training.models import Prediction, TrainingRun
 from workers.context import WorkerContext
-from workers.ml.shards import read_rows
 from workers.ml.strategies import rank
 
 
@@ -52,7 +51,7 @@ def score_project(
     labeled = np.array(
         [n for n, i in enumerate(ids) if status.get(i) == ImageStatus.labeled], dtype=np.int64
     )
-    vectors = read_rows(ctx.embedding_dir(backbone), locations) if ids else np.zeros((0, 1))
+    vectors = ctx.rows(backbone, locations) if ids else np.zeros((0, 1))
     pool_ids = [ids[n] for n in pool]
     probs = _probabilities(session, run, pool_ids) if run is not None and run.classes else None
     concrete = strategy

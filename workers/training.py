@@ -24,7 +24,7 @@ from app.background.heartbeat import Heartbeat
 from app.background.owners import Claim, Owner
 from app.images.models import Image
 from app.projects.models import Project
-from app.training import dataset, embeddings, jobs, predictions, service
+from app.training import dataset, download, embeddings, jobs, predictions
 from app.training.metrics import RunMetrics
 from app.training.models import RunMode, TrainingRun
 from workers import held_out_test
@@ -36,7 +36,6 @@ from workers.ml.backbones import get_spec
 from workers.ml.device import resolve_device
 from workers.ml.finetune import FinetuneConfig, finetune, predict_files
 from workers.ml.metrics import classification_metrics
-from workers.ml.shards import read_rows
 from workers.node import owner_of
 from workers.progress import Cancelled, Progress
 from workers.scoring import score_project, strategies_to_score
@@ -160,10 +159,9 @@ def _linear(
     data: dataset.Dataset,
     progress: Progress,
 ) -> Result:
-    folder = ctx.embedding_dir(run.backbone)
     found = embeddings.locations(session, data.image_ids, run.backbone)
     keep = [n for n, image_id in enumerate(data.image_ids) if image_id in found]
-    x = read_rows(folder, [found[data.image_ids[n]] for n in keep])
+    x = ctx.rows(run.backbone, [found[data.image_ids[n]] for n in keep])
     y = np.array([data.labels[n] for n in keep])
     head = run.head or "logreg"
     c = float(run.params["C"]) if "C" in run.params else None  # None: the head's default
@@ -195,7 +193,7 @@ def _linear(
     smallest = int(np.unique(y, return_counts=True)[1].min())
     used_folds = max(2, min(folds, smallest))  # as linear.cross_val_proba caps them
     metrics.test = held_out_test.on_embeddings(
-        session, folder, run.backbone, data,
+        session, lambda where: ctx.rows(run.backbone, where), run.backbone, data,
         lambda rows: heads.predict_proba(model, rows), [int(c) for c in model.classes],
     )  # fmt: skip
 
@@ -203,7 +201,7 @@ def _linear(
         ids, locations = embeddings.project_locations(session, run.project_id, run.backbone)
         for start in range(0, len(ids), PREDICT_CHUNK):
             probs = heads.predict_proba(
-                model, read_rows(folder, locations[start : start + PREDICT_CHUNK])
+                model, ctx.rows(run.backbone, locations[start : start + PREDICT_CHUNK])
             )
             # Columns come in model.classes order; the run's class order is class_ids.
             order = [int(np.searchsorted(model.classes, cid)) for cid in class_ids]
@@ -244,7 +242,7 @@ def _finetune(
             select(Image.id, Image.sha256).where(Image.project_id == run.project_id)
         ).all()
     )
-    paths = [ctx.store.original_path(sha[i]) for i in data.image_ids]
+    paths = ctx.originals([sha[i] for i in data.image_ids])
     known = {k: v for k, v in run.params.items() if k in FinetuneConfig.__dataclass_fields__}
     config = FinetuneConfig(**{**known, "seed": run.id})
     y = np.array(data.labels)
@@ -273,7 +271,7 @@ def _finetune(
     ]
     spec = get_spec(run.backbone)
     metrics.test = held_out_test.on_files(
-        trained.model, [ctx.store.original_path(sha[i]) for i in data.test_image_ids],
+        trained.model, ctx.originals([sha[i] for i in data.test_image_ids]),
         data, spec, device, [int(c) for c in trained.classes],
     )  # fmt: skip
 
@@ -284,7 +282,7 @@ def _finetune(
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
             probs, errors = predict_files(
-                trained.model, [ctx.store.original_path(sha[i]) for i in part], spec, device=device
+                trained.model, ctx.originals([sha[i] for i in part]), spec, device=device
             )
             ok = [i for n, i in enumerate(part) if n not in errors]
             yield from zip(ok, probs[:, order], strict=True)
@@ -320,11 +318,13 @@ def _labeled_files(
         ).all()
     )
     column = {cid: n for n, cid in enumerate(column_ids)}
-    return [
-        model_files.Labeled(ctx.store.original_path(sha[i]), column[label])
+    kept = [
+        (sha[i], column[label])
         for i, label in zip(data.image_ids, data.labels, strict=True)
         if i in sha and label in column  # a class that lost all its images has no column
     ]
+    paths = ctx.originals([s for s, _ in kept])
+    return [model_files.Labeled(p, c) for p, (_, c) in zip(paths, kept, strict=True)]
 
 
 def _export(
@@ -335,7 +335,8 @@ def _export(
     names: dict[int, str],
     labeled: Sequence[model_files.Labeled],
 ) -> None:
-    folder = service.run_dir(ctx.settings, run.id)
+    prefix = download.model_prefix(run.id)
+    folder = ctx.cache.local_dir(prefix)  # the store's own folder on file://
     # Written aside and renamed into place: a download never sees half a model.
     staging = folder.with_name(f".{run.id}.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -348,3 +349,4 @@ def _export(
     )
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
+    ctx.cache.publish_folder(prefix, folder, last=download.META)

@@ -1,9 +1,9 @@
 """Saliency maps on request: the cache, and the job that fills it.
 
 A map is made once per run, image and class, by a worker (the web never loads a model),
-and kept as a PNG under ``<data dir>/saliency/<run id>/``. The first request files a
-row and sends the task after the commit; until the PNG exists, requests answer "not
-yet" and send nothing more, except to recover:
+and kept as a PNG in the blob store under ``saliency/<run id>/`` (``map_key``). The
+first request files a row and sends the task after the commit; until the PNG exists,
+requests answer "not yet" and send nothing more, except to recover:
 
 - the message did not leave (the broker is down): the row is an outbox entry; the web's
   dispatcher thread sends it when the broker answers, and so does the next request;
@@ -31,6 +31,7 @@ from app.auth.models import User
 from app.background.boxes import Box, register
 from app.background.outbox import post
 from app.background.owners import Liveness, Workers
+from app.blobs import BlobStore, open_store
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
@@ -39,8 +40,9 @@ from app.images.models import Image
 from app.insights.models import PREDICTED_CLASS, SaliencyMap, SaliencyStatus
 from app.task_names import QUEUE_OF, SALIENCY
 from app.training import predictions
+from app.training.download import model_prefix
 from app.training.models import RunStatus, TrainingRun
-from app.training.service import latest_model, run_dir
+from app.training.service import latest_model
 
 SALIENCY_MAPS = register(
     Box(SaliencyMap, SALIENCY, QUEUE_OF[SALIENCY], lambda: SaliencyMap.status == "queued")
@@ -52,16 +54,26 @@ EXPORT_GRACE = timedelta(minutes=15)
 MODEL_FILE = "model.pt"
 
 
+def map_key(run_id: int, image_id: int, category_id: int) -> str:
+    return f"saliency/{run_id}/{image_id}-{category_id}.png"
+
+
+def model_key(run_id: int) -> str:
+    return f"{model_prefix(run_id)}/{MODEL_FILE}"
+
+
 def map_path(settings: Settings, run_id: int, image_id: int, category_id: int) -> Path:
-    return settings.data_dir / "saliency" / str(run_id) / f"{image_id}-{category_id}.png"
+    """The map's file on a file:// store (the data dir's layout)."""
+    return settings.data_dir / map_key(run_id, image_id, category_id)
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A ready map (``path``), or why to ask again shortly (``status``)."""
+    """A ready map (``key`` in ``store``), or why to ask again shortly (``status``)."""
 
     status: str  # "done", "queued", "running", or "waiting" (for the model files)
-    path: Path | None = None
+    key: str | None = None
+    store: BlobStore | None = None
     category_id: int | None = None  # the class the map explains, when done
     run_id: int | None = None
     detail: str = ""
@@ -106,7 +118,8 @@ def request_map(
     _project, image = images.get_image(session, user, image_id)
     run = run_for_image(session, image, run_id)
     target = target_class(session, run, image.id, category_id)
-    if not (run_dir(settings, run.id) / MODEL_FILE).is_file():
+    store = open_store(settings)
+    if store.info(model_key(run.id)) is None:
         finished = run.finished_at or run.created_at
         if utcnow() - finished < EXPORT_GRACE:
             return Answer("waiting", run_id=run.id, detail="The model files are being written.")
@@ -120,8 +133,8 @@ def request_map(
         if row.status is SaliencyStatus.queued and row.dispatched_at is None:
             post(session, celery, SALIENCY_MAPS, row)
     else:
-        _recover(session, celery, settings, row)
-    return _answer(settings, row)
+        _recover(session, celery, settings, store, row)
+    return _answer(store, row)
 
 
 def _find(session: Session, run_id: int, image_id: int, target: int) -> SaliencyMap | None:
@@ -148,11 +161,13 @@ def _file(session: Session, run_id: int, image_id: int, target: int) -> Saliency
         return found
 
 
-def _recover(session: Session, celery: Celery, settings: Settings, row: SaliencyMap) -> None:
+def _recover(
+    session: Session, celery: Celery, settings: Settings, store: BlobStore, row: SaliencyMap
+) -> None:
     """Send again or queue again what will not finish by itself (see the module doc)."""
     now = utcnow()
     if row.status is SaliencyStatus.done:
-        if map_path(settings, row.run_id, row.image_id, row.category_id).is_file():
+        if store.info(map_key(row.run_id, row.image_id, row.category_id)) is not None:
             return
     elif row.status is SaliencyStatus.queued:
         sent = row.dispatched_at
@@ -177,11 +192,13 @@ def _owner_gone(session: Session, row: SaliencyMap, stale_after: int) -> bool:
     return workers.liveness(row.owner_host, row.owner_pid, row.owner_boot) is Liveness.dead
 
 
-def _answer(settings: Settings, row: SaliencyMap) -> Answer:
+def _answer(store: BlobStore, row: SaliencyMap) -> Answer:
     if row.status is SaliencyStatus.failed:
         raise Conflict(f"The saliency map could not be made: {row.error or 'unknown error'}")
     if row.status is SaliencyStatus.done:
-        path = map_path(settings, row.run_id, row.image_id, row.category_id)
-        return Answer("done", path=path, category_id=row.shown_category_id, run_id=row.run_id)
+        key = map_key(row.run_id, row.image_id, row.category_id)
+        return Answer(
+            "done", key=key, store=store, category_id=row.shown_category_id, run_id=row.run_id
+        )
     detail = "The map is being made." if row.status is SaliencyStatus.running else "Queued."
     return Answer(row.status.value, run_id=row.run_id, detail=detail)

@@ -59,11 +59,17 @@ def image_saliency(
     """Grad-CAM of the run's model (default: the latest trained) for the predicted class
     (or `category_id`). Made by a worker on first request, then kept."""
     answer = saliency.request_map(session, celery, settings, user, image_id, run_id, category_id)
-    if answer.path is not None:
+    if answer.key is not None and answer.store is not None:
         headers = {"Cache-Control": CACHE, "X-Run-Id": str(answer.run_id)}
         if answer.category_id is not None:
             headers["X-Category-Id"] = str(answer.category_id)
-        return FileResponse(answer.path, media_type="image/png", headers=headers)
+        # Always through the web, never a presigned redirect: the page fetch()es the map,
+        # and a bucket's origin would need CORS rules for that. A map is a few kB.
+        local = answer.store.local_path(answer.key)
+        if local is not None:
+            return FileResponse(local, media_type="image/png", headers=headers)
+        png = answer.store.get_bytes(answer.key)
+        return Response(png, media_type="image/png", headers=headers)
     body = SaliencyPending(status=answer.status, run_id=answer.run_id, detail=answer.detail)
     retry = saliency.RETRY_AFTER if answer.status != "waiting" else 5
     return JSONResponse(

@@ -3,21 +3,25 @@
 The worker writes every format it can and says in model.json which it kept and why
 any was not (an int8 model that lost too much accuracy, an exporter that failed its
 check); a download of one that was not kept answers with that reason.
+
+The files live in the blob store under ``models/<run id>/`` (``model_prefix``): the
+worker that exported them may run on another machine. model.json goes up last, so its
+presence means the others are there.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import zipfile
-from pathlib import Path
 
 from fastapi.responses import StreamingResponse
 
+from app.blobs import BlobStore, open_store
 from app.config import Settings
 from app.errors import Conflict
 from app.training.models import RunStatus, TrainingRun
-from app.training.service import run_dir
 
 FILES = {
     "torchscript": "model.pt",
@@ -25,6 +29,7 @@ FILES = {
     "onnx": "model.onnx",
     "onnx-int8": "model_int8.onnx",
 }
+META = "model.json"
 LABELS = {
     "torchscript": "TorchScript",
     "pt2": "torch.export (.pt2)",
@@ -36,35 +41,43 @@ LABELS = {
 def refusals(settings: Settings, run: TrainingRun) -> dict[str, str]:
     """Why each format the worker did not keep is missing, for the run page to say
     beside its link; empty until the files are written (the links then say so)."""
-    folder = run_dir(settings, run.id)
-    meta = folder / "model.json"
-    if run.status is not RunStatus.succeeded or not meta.exists():
+    if run.status is not RunStatus.succeeded:
+        return {}
+    store = open_store(settings)
+    present = {info.key.rsplit("/", 1)[-1] for info in store.list(f"{model_prefix(run.id)}/")}
+    if META not in present:
         return {}
     return {
-        name: _not_offered(run.id, meta, name)
+        name: _not_offered(store, run.id, name)
         for name, file in FILES.items()
-        if not (folder / file).exists()
+        if file not in present
     }
+
+
+def model_prefix(run_id: int) -> str:
+    """The store folder of a run's exported files."""
+    return f"models/{run_id}"
 
 
 def model_zip(settings: Settings, run: TrainingRun, format: str) -> StreamingResponse:
     if run.status is not RunStatus.succeeded:
         raise Conflict(f"Run {run.id} has {run.status.value}; only a finished run has a model.")
-    folder = run_dir(settings, run.id)
-    model, meta = folder / FILES[format], folder / "model.json"
-    if not meta.exists():
+    store = open_store(settings)
+    model, meta = f"{model_prefix(run.id)}/{FILES[format]}", f"{model_prefix(run.id)}/{META}"
+    if store.info(meta) is None:
         # The worker writes them just after the run succeeds; or it died doing so.
         raise Conflict(
             f"Run {run.id}'s model files are not ready: they are written in the seconds "
             "after a run succeeds. Try again shortly; if this persists, train again."
         )
-    if not model.exists():
-        raise Conflict(_not_offered(run.id, meta, format))
+    if store.info(model) is None:
+        raise Conflict(_not_offered(store, run.id, format))
     buffer = io.BytesIO()
     # Stored, not deflated: model weights barely compress and this keeps it quick.
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
-        zf.write(model, model.name)
-        zf.write(meta, meta.name)
+        for key in (model, meta):
+            with store.open(key) as source, zf.open(key.rsplit("/", 1)[-1], "w") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
     buffer.seek(0)
     name = f"curator-run-{run.id}-{format}.zip"
     return StreamingResponse(
@@ -74,11 +87,11 @@ def model_zip(settings: Settings, run: TrainingRun, format: str) -> StreamingRes
     )
 
 
-def _not_offered(run_id: int, meta: Path, format: str) -> str:
+def _not_offered(store: BlobStore, run_id: int, format: str) -> str:
     """Why the folder has no file of this format, from what the worker wrote down."""
     label = LABELS[format]
     try:
-        formats = json.loads(meta.read_text()).get("formats")
+        formats = json.loads(store.get_bytes(f"{model_prefix(run_id)}/{META}")).get("formats")
     except (OSError, ValueError, AttributeError):
         formats = None
     if not isinstance(formats, dict):
