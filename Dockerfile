@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
-# Curator image: the web server and the Celery workers run from this one image
-# (see docker-compose.yml). Build: docker build -t curator .
+# Curator images, two targets (see docker-compose.yml):
+#   docker build --target web -t curator-web .        # `pip install .`: no torch, no CUDA
+#   docker build --target worker -t curator-worker .  # `pip install '.[worker]'`: the ML stack
+# The worker image is the web image's dependencies plus the worker extra, so both run
+# every `curator` command; only the worker's can run `curator worker` for ML tasks.
 
 # --- Stage 1: front-end libraries from the npm registry -------------------------------
 # Same steps as the Makefile target static/vendor/.installed: install scripts stay off,
@@ -15,8 +18,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
           node_modules/swagger-ui-dist/swagger-ui.css static/vendor/swagger-ui/ \
     && touch static/vendor/.installed
 
-# --- Stage 2: the Python application -----------------------------------------------------
-FROM python:3.11-slim
+# --- Stage 2: the Python runtime and the app user ---------------------------------------
+FROM python:3.11-slim AS runtime
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -34,8 +37,14 @@ RUN groupadd --system --gid 1000 curator \
 # owned by root and read-only for the `curator` user; only /data is writable.
 WORKDIR /app
 
-# Dependencies first, in their own layer, so a code change does not reinstall them:
-# install the project with empty stand-in packages, then drop the project itself.
+# The data dir (images, thumbnails, models, ...) is a volume owned by the app user; a new
+# named volume mounted here starts with this ownership.
+ENV CURATOR_DATA_DIR=/data
+RUN mkdir -p /data && chown curator:curator /data
+
+# --- Stage 3: dependencies, in their own layers, so a code change reinstalls none ------
+# Each installs the project with empty stand-in packages, then drops the project itself.
+FROM runtime AS web-deps
 COPY pyproject.toml ./
 RUN mkdir -p app workers \
     && touch app/__init__.py workers/__init__.py \
@@ -43,6 +52,15 @@ RUN mkdir -p app workers \
     && pip uninstall --yes curator \
     && rm -rf app workers build curator.egg-info
 
+FROM web-deps AS worker-deps
+RUN mkdir -p app workers \
+    && touch app/__init__.py workers/__init__.py \
+    && pip install '.[worker]' \
+    && pip uninstall --yes curator \
+    && rm -rf app workers build curator.egg-info
+
+# --- Stage 4: the web image ----------------------------------------------------------------
+FROM web-deps AS web
 COPY . .
 COPY --from=static /build/static/vendor static/vendor
 RUN pip install --no-deps -e . && python -m compileall -q app workers migrations
@@ -50,16 +68,24 @@ RUN pip install --no-deps -e . && python -m compileall -q app workers migrations
 # or the `curator` command cannot even import.
 RUN python -c "from app.paths import ALEMBIC_INI, MIGRATIONS_DIR, STATIC_DIR, TEMPLATES_DIR as T; \
 assert all(p.exists() for p in (ALEMBIC_INI, MIGRATIONS_DIR, STATIC_DIR / 'vendor/htmx.min.js', T))" \
-    && curator --help > /dev/null
+    && curator --help > /dev/null \
+    && python -c "import importlib.util as u; assert not u.find_spec('torch'), 'torch in the web image'"
 
-# The data dir (images, thumbnails, models, ...) is a volume owned by the app user; a new
-# named volume mounted here starts with this ownership.
-ENV CURATOR_DATA_DIR=/data
-RUN mkdir -p /data && chown curator:curator /data
 VOLUME /data
-
 USER curator
 EXPOSE 8000
 ENTRYPOINT ["curator"]
 # Web only; workers are separate containers (`curator worker`), see docker-compose.yml.
 CMD ["serve", "--no-worker", "--host", "0.0.0.0", "--port", "8000"]
+
+# --- Stage 5: the worker image (the last stage: a plain `docker build` makes this one) ---
+FROM worker-deps AS worker
+COPY . .
+COPY --from=static /build/static/vendor static/vendor
+RUN pip install --no-deps -e . && python -m compileall -q app workers migrations \
+    && curator --help > /dev/null \
+    && python -c "import torch, timm, sklearn"
+VOLUME /data
+USER curator
+ENTRYPOINT ["curator"]
+CMD ["worker"]

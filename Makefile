@@ -7,7 +7,7 @@ WEB_WORKERS ?= 1
 PORT ?= 8000
 export HOST PORT WEB_WORKERS
 
-.PHONY: run test install install-dev lint typecheck pytest clean
+.PHONY: run test test-lowest install install-dev lint typecheck pytest clean
 
 run: install
 	$(BIN)/curator serve --host $(HOST) --port $(PORT) --web-workers $(WEB_WORKERS)
@@ -26,6 +26,11 @@ typecheck:
 pytest:
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The web's unit tests on the lowest versions pyproject.toml allows (a throwaway venv;
+# CI runs it after `make test`).
+test-lowest:
+	scripts/test_lowest.sh
+
 install: $(VENV)/.installed static/vendor/.installed
 
 install-dev: install $(VENV)/.installed-dev
@@ -36,11 +41,11 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed: pyproject.toml $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[worker]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[worker,dev]'
 	@touch $@
 
 # Front-end libraries come from the npm registry and are served from static/vendor;
