@@ -44,14 +44,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx2 as httpx  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+import httpx2 as httpx
+from sqlalchemy import func, select
 
-from app.config import Settings  # noqa: E402
-from app.db import make_engine, make_sessionmaker  # noqa: E402
-from app.images.models import Image, ImageStatus  # noqa: E402
-from app.labeling.models import Annotation  # noqa: E402
-from bench import queue_setup as setup  # noqa: E402
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker
+from app.images.models import Image, ImageStatus
+from app.labeling.models import Annotation
+from bench import queue_setup as setup
 
 
 def pct(values: list[float], q: float) -> float:
@@ -153,7 +153,10 @@ def report(phase: Phase, users: int, name: str) -> None:
     for key, label in labels.items():
         v = phase.times[key]
         if v:
-            print(f"{label:32} {statistics.median(v):7.2f} {pct(v, 0.99):7.2f} {max(v):7.2f}  {len(v)}")
+            print(
+                f"{label:32} {statistics.median(v):7.2f} {pct(v, 0.99):7.2f} "
+                f"{max(v):7.2f}  {len(v)}"
+            )
 
 
 def deciles(bench: Bench, args: argparse.Namespace, name: str) -> list[Phase]:
@@ -169,11 +172,16 @@ def deciles(bench: Bench, args: argparse.Namespace, name: str) -> list[Phase]:
             break
     print(f"\n[{name}] cost per decision by labeled share ({args.images:,} images, one class, "
           f"auto-train every {args.auto_train_every}: every attempt refused)")  # fmt: skip
-    print(f"{'labeled':>10} {'decisions/s':>12} {'web CPU ms':>11} {'db CPU ms':>10} {'p99 next':>9}")
+    print(
+        f"{'labeled':>10} {'decisions/s':>12} {'web CPU ms':>11} {'db CPU ms':>10} {'p99 next':>9}"
+    )
     for phase in phases:
         web, db = per_decision(phase)
         rate = len(phase.created) / phase.seconds
-        print(f"{phase.label:>10} {rate:12.1f} {web:11.2f} {db:10.2f} {pct(phase.times['next'], 0.99):9.2f}")
+        print(
+            f"{phase.label:>10} {rate:12.1f} {web:11.2f} {db:10.2f} "
+            f"{pct(phase.times['next'], 0.99):9.2f}"
+        )
     first, last = per_decision(phases[0]), per_decision(phases[-1])
     ratio = (last[0] + last[1]) / max(first[0] + first[1], 1e-9)
     print(f"last decile / first (web + db CPU per decision): {ratio:.2f}")
@@ -186,14 +194,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30, help="per window")
     parser.add_argument("--pace", type=float, nargs="+", default=[1.0, 0.0],
-                        help="seconds per decision per annotator, one window each (0: flat out)")  # fmt: skip
+                        help="seconds per decision, per annotator (0: flat out)")  # fmt: skip
     parser.add_argument("--web-processes", "--workers", dest="processes", type=int, default=1,
                         help="uvicorn worker processes (curator serve: 1)")  # fmt: skip
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--broker", choices=["file", "redis"], default="file")
     parser.add_argument("--auto-train-every", type=int, default=20)
     parser.add_argument("--deciles", action="store_true",
-                        help="CPU per decision from 0%% to 90%% labeled (first --pace only)")  # fmt: skip
+                        help="CPU per decision, 0%% to 90%% labeled (first --pace)")  # fmt: skip
     args = parser.parse_args()
     name = f"{args.database}+{args.broker}, {args.processes} web process(es)"
     data = Path(tempfile.mkdtemp(prefix="curator-queue-")) / "data"
@@ -246,7 +254,8 @@ def check(settings: Settings, bench: Bench, phases: list[Phase]) -> None:
     lost = len(set(created) - stored)
     print(f"\nall windows: {len(created):,} annotations through HTTP, {labeled:,} images labeled; "
           f"images handed to two annotators: {doubles}; annotations lost: {lost}; "
-          f"duplicate ids: {len(created) - len(set(created))}; errors: {len(bench.errors)}")  # fmt: skip
+          f"duplicate ids: {len(created) - len(set(created))}; "
+          f"errors: {len(bench.errors)}")  # fmt: skip
     if doubles or lost or bench.errors or len(created) != len(set(created)):
         raise SystemExit(f"FAILED: {bench.errors[:3]}")
 

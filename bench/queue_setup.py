@@ -152,7 +152,9 @@ def label_directly(settings: Settings, project_id: int, category_id: int, upto: 
 def set_auto_train(settings: Settings, project_id: int, every: int) -> None:
     engine = make_engine(settings.resolved_database_url)
     with make_sessionmaker(engine)() as session:
-        session.execute(update(Project).where(Project.id == project_id).values(auto_train_every=every))
+        session.execute(
+            update(Project).where(Project.id == project_id).values(auto_train_every=every)
+        )
         session.commit()
     engine.dispose()
 
@@ -200,8 +202,10 @@ def database_pids(settings: Settings) -> list[int]:
     engine = make_engine(url)
     with engine.connect() as conn:
         pids = conn.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                 "AND pid <> pg_backend_pid()")  # fmt: skip
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
         ).scalars()
         found = list(pids)
     engine.dispose()

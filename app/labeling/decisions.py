@@ -14,8 +14,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import exists, literal, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.auth.models import User
@@ -24,11 +24,11 @@ from app.errors import Conflict, InvalidInput
 from app.images.models import Image
 from app.labeling import leases, overlap
 from app.labeling.autocommit import on_its_own
+from app.labeling.decision_sql import facts as _facts
+from app.labeling.decision_sql import insert as _insert
 from app.labeling.models import (
     Annotation,
-    AnnotationSource,
     BulkRequest,
-    Lease,
     Overlap,
     QueueMode,
 )
@@ -36,7 +36,6 @@ from app.labeling.schemas import Decision
 from app.labeling.service import annotate, bad_category, check_category, status_of, writable
 from app.projects.models import Project
 from app.projects.service import can_manage
-from app.taxonomy.models import Category
 
 # A decision made from any of these is a review; from the others, a label.
 REVIEW_QUEUES = set(QueueMode) - {QueueMode.label, QueueMode.predicted}
@@ -76,97 +75,6 @@ def _reused(what: str) -> Conflict:
 
 
 # ---- one image ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Facts:
-    key_used: bool  # by one of the user's annotations
-    key_used_in_bulk: bool
-    category_ok: bool  # no category, or one of the project's
-    in_overlap: bool  # the image has an overlap row
-    held_from: QueueMode | None  # the queue of the user's lease on the image
-
-
-def _facts(
-    session: Session,
-    user_id: int,
-    project_id: int,
-    image_id: int,
-    category_id: int | None,
-    key: str | None,
-) -> _Facts:
-    """Everything a decision about one image reads before it writes, in one round trip:
-    every labeling decision pays for this, and each statement costs about a
-    millisecond of Python."""
-    no, yes = literal(False), literal(True)
-    row = session.execute(
-        select(
-            no
-            if key is None
-            else exists().where(Annotation.user_id == user_id, Annotation.idempotency_key == key),
-            no
-            if key is None
-            else exists().where(BulkRequest.user_id == user_id, BulkRequest.idempotency_key == key),
-            yes
-            if category_id is None
-            else exists().where(Category.id == category_id, Category.project_id == project_id),
-            exists().where(Overlap.image_id == image_id),
-            select(Lease.mode)
-            .where(Lease.image_id == image_id, Lease.user_id == user_id)
-            .scalar_subquery(),
-        )
-    ).one()
-    mode = row[4]
-    return _Facts(
-        key_used=bool(row[0]),
-        key_used_in_bulk=bool(row[1]),
-        category_ok=bool(row[2]),
-        in_overlap=bool(row[3]),
-        held_from=None if mode is None else QueueMode(mode),
-    )
-
-
-def _insert(
-    session: Session,
-    image: Image,
-    user_id: int,
-    decision: Decision,
-    kind: tuple[AnnotationSource, bool],
-    key: str | None,
-) -> Annotation | None:
-    """Append the decision's row; None if a concurrent retry stored this key first.
-
-    ON CONFLICT DO NOTHING rather than a savepoint: the unique key decides between two
-    retries in this one statement, and a conflict leaves the transaction usable.
-    """
-    source, second_opinion = kind
-    values = {
-        "project_id": image.project_id,
-        "image_id": image.id,
-        "user_id": user_id,
-        "category_id": decision.category_id,
-        "rejected": decision.rejected,
-        "reason": decision.reason if decision.rejected else None,
-        "source": source,
-        "second_opinion": second_opinion,
-        "idempotency_key": key,
-        "created_at": utcnow(),
-    }
-    # A Core INSERT on the table: the ORM's bulk machinery for an entity INSERT costs
-    # milliseconds of Python on this path, and the row's values are all known here.
-    table = Annotation.metadata.tables[Annotation.__tablename__]
-    stmt = upsert(session, table).values(values)
-    if key is not None:
-        stmt = stmt.on_conflict_do_nothing(
-            index_elements=[table.c.user_id, table.c.idempotency_key]
-        )
-    annotation_id = session.scalar(stmt.returning(table.c.id))
-    if annotation_id is None:
-        return None
-    annotation = Annotation(id=annotation_id, undoes_id=None, bulk_request_id=None, **values)
-    make_transient_to_detached(annotation)  # the stored row, known without reading it back
-    session.add(annotation)
-    return annotation
 
 
 def _replay(found: Annotation, image: Image) -> Recorded:

@@ -32,6 +32,8 @@ class Annotation(Base):
     __table_args__ = (
         Index("ix_annotations_image_id_id", "image_id", "id"),
         Index("ix_annotations_project_user_created", "project_id", "user_id", "created_at"),
+        # The project's labels after id N, as a range (auto-train's check).
+        Index("ix_annotations_project_id_id", "project_id", "id"),
         # A retried request carries the same key: the constraint, not a prior lookup,
         # is what makes two concurrent retries store one row.
         UniqueConstraint("user_id", "idempotency_key"),

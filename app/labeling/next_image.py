@@ -22,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from app.auth.models import User
 from app.errors import Conflict, Forbidden
 from app.images.models import Image, ImageStatus
-from app.labeling import leases
+from app.labeling import leases, queue_sql
 from app.labeling.models import Annotation, AnnotationSource, Overlap, OverlapState, QueueMode
 from app.labeling.review_port import ReviewQueue, review_pools
 from app.labeling.schemas import QueueOrder
@@ -256,6 +256,29 @@ def _candidates(
     return sorted(found, key=lambda image_id: (found[image_id], image_id))
 
 
+Claimed = queue_sql.Claimed
+
+
+def _claim(
+    session: Session,
+    project: Project,
+    pools: list[Pool],
+    user: User,
+    queue_order: QueueOrder,
+    exclude: set[int],
+    eligible: ColumnElement[bool],
+    mode: QueueMode,
+    lease_seconds: int,
+) -> Claimed:
+    candidates = _candidates(session, project, pools, user, queue_order, exclude)
+    if not candidates:
+        return None
+    claimed = leases.claim_first(
+        session, candidates, eligible, user_id=user.id, mode=mode, seconds=lease_seconds
+    )
+    return False if claimed is None else claimed
+
+
 def next_image(
     session: Session,
     project: Project,
@@ -284,14 +307,29 @@ def next_image(
     # labeled by someone else meanwhile needs a second look after the claim. SQLite's
     # claim already ran under the write lock, on the current data.
     recheck = session.get_bind().dialect.name != "sqlite"
+    # The plain label queue in id order has prepared statements (app.labeling.queue_sql).
+    plain = mode == QueueMode.label and (
+        queue_order == "sequential" or (queue_order == "active" and ranking is None)
+    )
     for _ in range(MAX_ROUNDS):
-        candidates = _candidates(session, project, pools, user, queue_order, exclude)
-        if not candidates:
-            return None
-        claimed = leases.claim_first(
-            session, candidates, eligible, user_id=user.id, mode=mode, seconds=lease_seconds
+        claimed = (
+            queue_sql.claim_plain(
+                session,
+                project.id,
+                user.id,
+                project.overlap_percent != 0,
+                mode,
+                exclude,
+                lease_seconds,
+            )
+            if plain
+            else _claim(
+                session, project, pools, user, queue_order, exclude, eligible, mode, lease_seconds
+            )
         )
         if claimed is None:
+            return None
+        if claimed is False:
             continue  # all taken since they were read: read again
         image_id, expires_at = claimed
         still = select(Image.id).where(Image.id == image_id, eligible)
