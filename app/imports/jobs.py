@@ -19,12 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from celery import Celery
 from sqlalchemy import select, update
@@ -37,7 +35,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.images.models import BatchStatus, Image, ImportBatch
 from app.images.storage import ImageStore
-from app.imports import near_duplicates
+from app.imports import near_duplicates, staging
 from app.imports.ingest import (
     Entry,
     Failed,
@@ -50,7 +48,7 @@ from app.imports.ingest import (
 )
 from app.imports.recorder import Recorder
 from app.imports.upload_labels import UploadLabels
-from app.imports.uploads import add_paths, finish, staging_dir
+from app.imports.uploads import add_paths, finish
 from app.projects.models import Project
 
 CHUNK = 48  # files per chunk task: small enough to spread, large enough to amortise
@@ -67,10 +65,6 @@ class JobContext:
     sessions: sessionmaker[Session]
     send_chunk: Callable[[int, int, int], None]  # (batch id, start, stop)
     celery: Celery | None = None  # queues the embedding of the new images
-
-
-def _plan_path(settings: Settings, batch_id: int) -> Path:
-    return staging_dir(settings, batch_id) / "plan.json"
 
 
 def _claim(session: Session, batch_id: int, owner: Owner, task_id: str | None) -> bool:
@@ -129,8 +123,8 @@ def plan(ctx: JobContext, batch_id: int, owner: Owner, task_id: str | None = Non
 
 def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int:
     """Write each entry of the upload to its own staged file; returns how many."""
-    folder = staging_dir(ctx.settings, batch.id)
-    names: list[str] = json.loads((folder / "uploads.json").read_text())
+    store = open_store(ctx.settings)
+    names: list[str] = json.loads(store.get_bytes(staging.key(batch.id, "uploads.json")))
     limits = Limits.from_settings(ctx.settings)
     project = session.get_one(Project, batch.project_id)
     recorder = Recorder(session, batch, batch.created_by_id)
@@ -139,7 +133,7 @@ def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int
     plan_labels: list[LabelPath | None] = []  # decided here: a zip's labels file comes last
     failed: list[tuple[Outcome, LabelPath | None]] = []
     for n, name in enumerate(names):
-        with (folder / f"upload-{n}").open("rb") as upload:
+        with staging.opened(store, batch.id, f"upload-{n}") as upload:
             labels = UploadLabels.read(name, upload, limits.archive, batch.labels_from_folders)
             failed += [(f, None) for f in labels.errors]
             for entry in expand(name, upload, limits):
@@ -147,23 +141,24 @@ def _expand_staged(ctx: JobContext, session: Session, batch: ImportBatch) -> int
                     failed.append((entry, None))
                     continue
                 staged = f"item-{len(plan_items)}"
-                (folder / staged).write_bytes(entry.data)
+                store.put_bytes(staging.key(batch.id, staged), entry.data)
                 plan_items.append((staged, entry.name))
                 sha256 = hashlib.sha256(entry.data).hexdigest()
                 plan_labels.append(labels.label(entry.name, sha256))
             failed += [(f, None) for f in labels.leftovers()]
-        (folder / f"upload-{n}").unlink()  # its entries are staged; free the space
+        store.delete(staging.key(batch.id, f"upload-{n}"))  # its entries are staged
     add_paths(session, project, categories, plan_labels)
     recorder.record(failed)
     batch.total = len(plan_items) + len(failed)
-    _plan_path(ctx.settings, batch.id).write_text(
+    store.put_bytes(
+        staging.key(batch.id, "plan.json"),
         json.dumps(
             {
                 "items": plan_items,
                 "labels": [list(p) if p else None for p in plan_labels],
                 "categories": [[list(k), v] for k, v in categories.items()],
             }
-        )
+        ).encode(),
     )
     return len(plan_items)
 
@@ -173,15 +168,15 @@ def chunk(ctx: JobContext, batch_id: int, start: int, stop: int, owner: Owner) -
         batch = session.get(ImportBatch, batch_id)
         if batch is None or batch.status is not BatchStatus.running:
             return
-        folder = staging_dir(ctx.settings, batch_id)
-        planned = json.loads(_plan_path(ctx.settings, batch_id).read_text())
+        blobs = open_store(ctx.settings)
+        planned = json.loads(blobs.get_bytes(staging.key(batch_id, "plan.json")))
         categories = {tuple(k): v for k, v in planned["categories"]}
         entries = [
-            Entry(name, (folder / staged).read_bytes())
+            Entry(name, blobs.get_bytes(staging.key(batch_id, staged)))
             for staged, name in planned["items"][start:stop]
         ]
         limits = Limits.from_settings(ctx.settings)
-        store = ImageStore(open_store(ctx.settings))
+        store = ImageStore(blobs)
         hashes = [hashlib.sha256(e.data).hexdigest() for e in entries]
         known = set(
             session.scalars(
@@ -220,7 +215,7 @@ def _finish_if_done(ctx: JobContext, batch_id: int) -> None:
         )
         finish(session, batch, ctx.celery)
         session.commit()
-    shutil.rmtree(staging_dir(ctx.settings, batch_id), ignore_errors=True)
+    staging.clear(open_store(ctx.settings), batch_id)
 
 
 def fail(ctx: JobContext, batch_id: int, error: str) -> None:
@@ -231,7 +226,7 @@ def fail(ctx: JobContext, batch_id: int, error: str) -> None:
             .values(status=BatchStatus.failed, error=error[:2000], finished_at=utcnow())
         )
         session.commit()
-    shutil.rmtree(staging_dir(ctx.settings, batch_id), ignore_errors=True)
+    staging.clear(open_store(ctx.settings), batch_id)
 
 
 _ACTIVE = (BatchStatus.queued, BatchStatus.running)
@@ -281,5 +276,5 @@ def reap(sessions: sessionmaker[Session], settings: Settings) -> int:
                 reaped.append(batch_id)
         session.commit()
     for batch_id in reaped:
-        shutil.rmtree(staging_dir(settings, batch_id), ignore_errors=True)
+        staging.clear(open_store(settings), batch_id)
     return len(reaped)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from app.db import utcnow
 from app.errors import Conflict
 from app.images.models import BatchStatus, Image, ImportBatch
 from app.images.storage import ImageStore
-from app.imports import near_duplicates
+from app.imports import near_duplicates, staging
 from app.imports.archive import is_zip
 from app.imports.ingest import Failed, LabelPath, Limits, Outcome, expand, folder_label, prepare
 from app.imports.recorder import Recorder, Summary
@@ -205,18 +204,16 @@ def start_job(
 ) -> ImportBatch:
     """Stage the upload in the data dir and queue its import; returns the job's row."""
     batch = _new_batch(session, project, user_id, uploads, labels_from_folders, background=True)
-    folder = staging_dir(settings, batch.id)
-    folder.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings)
     names = []
     try:
         for n, upload in enumerate(uploads):
             # Staged under a number: the user's filename never becomes a path.
-            with (folder / f"upload-{n}").open("wb") as out:
-                shutil.copyfileobj(upload.file, out, 2**20)
+            staging.stage(store, batch.id, f"upload-{n}", upload.file)
             names.append(upload.filename)
-        (folder / "uploads.json").write_text(json.dumps(names))
+        store.put_bytes(staging.key(batch.id, "uploads.json"), json.dumps(names).encode())
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        staging.clear(store, batch.id)
         raise
     post(session, celery, IMPORTS, batch)  # outbox.queued_message(batch): if it could not leave
     return batch
