@@ -43,6 +43,7 @@ def import_command(
 ) -> None:
     """Import a folder of images; run it again to resume: what is in is skipped."""
     from app.auth.service import find_user
+    from app.blobs import StoreUnavailable
     from app.broker import make_celery
     from app.cli_common import load_settings_or_exit, migrate_database
     from app.db import make_engine, make_sessionmaker
@@ -120,6 +121,9 @@ def import_command(
                 err_console.print(f"  [red]{message}[/]")
     except DomainError as exc:
         err_console.print(f"[bold red]Error:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    except StoreUnavailable as exc:
+        err_console.print(f"[bold red]Error:[/] {exc} Run the import again once it is back.")
         raise typer.Exit(1) from None
     finally:
         engine.dispose()

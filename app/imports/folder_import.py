@@ -17,8 +17,9 @@ from pathlib import Path
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.blobs import open_store
+from app.blobs import StoreUnavailable, open_store
 from app.config import Settings
+from app.db import utcnow
 from app.images.models import BatchStatus, ImportBatch
 from app.images.storage import ImageStore
 from app.imports import near_duplicates
@@ -142,14 +143,23 @@ def import_folder(
         recorder = Recorder(session, batch, user_id, categories)
         summary = Summary()
         group: list[tuple[Outcome, LabelPath | None]] = []
-        for outcome in _outcomes(items, job, workers):
-            label = folder_label(outcome.name) if labels_from_folders else None
-            group.append((outcome, label))
-            if len(group) == GROUP:
-                summary.extend(recorder.record(group))
-                session.commit()
-                on_progress(len(group))
-                group = []
+        try:
+            for outcome in _outcomes(items, job, workers):
+                label = folder_label(outcome.name) if labels_from_folders else None
+                group.append((outcome, label))
+                if len(group) == GROUP:
+                    summary.extend(recorder.record(group))
+                    session.commit()
+                    on_progress(len(group))
+                    group = []
+        except StoreUnavailable as exc:
+            # The groups committed so far name files that are in the store; this one is
+            # dropped, and the import says why it stopped. Running it again resumes.
+            session.rollback()
+            batch.status, batch.error = BatchStatus.failed, str(exc)[:2000]
+            batch.finished_at = utcnow()
+            session.commit()
+            raise
         summary.extend(recorder.record(group))
         on_progress(len(group))
         near_duplicates.group_new_images(session, project_id, settings.near_duplicate_distance)
