@@ -91,10 +91,13 @@ def test_an_import_lands_in_the_bucket_and_is_served_with_ranges(
     assert rest.status_code == 206
     assert rest.content == original[1000:]
 
+    huge = api.get(f"/api/v1/images/{iid}/file", headers={"Range": "bytes=5-" + "9" * 40})
+    assert huge.status_code == 206  # an end past the file is the file's end
+    assert huge.content == original[5:]
     beyond = api.get(f"/api/v1/images/{iid}/file", headers={"Range": f"bytes={n}-"})
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{n}"
-    for ignored in ("bytes=0-1,5-9", "bytes=9-2", "lines=0-3", "bytes=x-y"):
+    for ignored in ("bytes=0-1,5-9", "bytes=9-2", "lines=0-3", "bytes=x-y", "bytes=-", "x" * 5000):
         plain = api.get(f"/api/v1/images/{iid}/file", headers={"Range": ignored})
         assert plain.status_code == 200, ignored
         assert plain.content == original
