@@ -113,7 +113,8 @@ def _install(s3: S3Server, tmp: Path) -> Iterator[Install]:
         yield Install(base, api, shared, database_url, web_dir, tmp)
 
 
-def _project_with_photos(install: Install, name: str, per_species: int) -> int:
+def _project_with_photos(install: Install, name: str, per_species: int) -> tuple[int, int]:
+    """(project id, one image's id)."""
     made = install.api.post("/api/v1/projects", json={"name": name})
     assert made.status_code == 201, made.text
     pid = int(made.json()["id"])
@@ -129,7 +130,7 @@ def _project_with_photos(install: Install, name: str, per_species: int) -> int:
     )
     assert done.status_code == 200, done.text
     assert len(done.json()["imported"]) == per_species * len(SPECIES)
-    return pid
+    return pid, int(done.json()["imported"][0]["id"])
 
 
 def _wait_run(install: Install, rid: int, log: Path, timeout: float = 900) -> dict[str, object]:
@@ -181,11 +182,13 @@ def test_embedding_training_and_export_through_a_worker_with_its_own_data_dir(
     s3: S3Server, tmp_path: Path
 ) -> None:
     with _install(s3, tmp_path) as install:
-        pid = _project_with_photos(install, "Far away", per_species=8)
+        pid, image_id = _project_with_photos(install, "Far away", per_species=8)
         assert len(s3.keys("images/")) == 24  # the originals went to the bucket
-        rid = install.api.post(
-            f"/api/v1/projects/{pid}/training-runs",
-            json={"mode": "linear", "backbone": BACKBONE},
+        url = f"/api/v1/projects/{pid}/training-runs"
+        rid = install.api.post(url, json={"mode": "linear", "backbone": BACKBONE}).json()["id"]
+        # Fine-tuning reads the originals themselves, not the embeddings.
+        tuned = install.api.post(
+            url, json={"mode": "finetune", "backbone": BACKBONE, "params": {"epochs": 1}}
         ).json()["id"]
         worker_dir = tmp_path / "worker-data"
         log = tmp_path / "worker.log"
@@ -195,6 +198,19 @@ def test_embedding_training_and_export_through_a_worker_with_its_own_data_dir(
             assert run["status"] == "succeeded", (run.get("error"), log.read_text()[-5000:])
             onnx = _download(install, rid, "onnx")
             torchscript = _download(install, rid, "torchscript")
+            # A saliency map: the worker reads the model and the original from the
+            # bucket, writes the PNG there; the web serves it from there.
+            saliency = f"/api/v1/images/{image_id}/saliency"
+            wait_for(
+                lambda: install.api.get(saliency, params={"run_id": rid}).status_code == 200,
+                timeout=300, interval=0.5, what="the saliency map",
+            )  # fmt: skip
+            png = install.api.get(saliency, params={"run_id": rid})
+            finetuned = _wait_run(install, tuned, log)
+            assert finetuned["status"] == "succeeded", (finetuned.get("error"), log.read_text())
+            assert sorted(_download(install, tuned, "onnx")) == ["model.json", "model.onnx"]
+        assert png.headers["content-type"] == "image/png"
+        assert png.content.startswith(b"\x89PNG")
 
         assert sorted(onnx) == ["model.json", "model.onnx"]
         meta = json.loads(onnx["model.json"])
@@ -206,6 +222,14 @@ def test_embedding_training_and_export_through_a_worker_with_its_own_data_dir(
         assert {f"models/{rid}/model.json", f"models/{rid}/model.onnx"} <= set(keys)
         assert _shards_whole(install, s3, pid) >= 1
         assert any(k.startswith(f"maps/{pid}/") for k in keys), keys
+        maps = [k for k in keys if k.startswith(f"saliency/{rid}/")]
+        assert len(maps) == 1, maps
+        assert maps[0].startswith(f"saliency/{rid}/{image_id}-")
+        assert (
+            s3.client().get_object(Bucket=s3.bucket, Key=f"{s3.prefix}/{maps[0]}")["Body"].read()
+            == png.content
+        )
+        assert f"models/{tuned}/model.json" in keys
 
         # The worker's data dir holds only its cache: copies it fetched from the bucket,
         # never the web's folders.
@@ -221,7 +245,7 @@ def test_a_worker_killed_mid_embedding_leaves_the_store_whole_for_the_next(
 ) -> None:
     with _install(s3, tmp_path) as install:
         # The import queues the embedding of the new photos on the ml queue.
-        pid = _project_with_photos(install, "Killed far away", per_species=20)
+        pid, _ = _project_with_photos(install, "Killed far away", per_species=20)
         worker_dir = tmp_path / "worker-data"
         fetched = worker_dir / "cache" / "images"
         cmd = curator_cmd("worker", "--queues", "ml", "--concurrency", "1")
