@@ -20,6 +20,7 @@ from typing import Any, BinaryIO, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -90,7 +91,7 @@ class S3Store:
             if code in _MISSING:
                 raise FileNotFoundError(f"{self.url}: no blob {key!r}") from None
             self._unavailable(what, key, f"{code}: {exc}")
-        except BotoCoreError as exc:  # connection refused, timeouts, no credentials
+        except (BotoCoreError, Boto3Error) as exc:  # refused, timeouts, no credentials
             self._unavailable(what, key, str(exc))
 
     def _unavailable(self, what: str, key: str, why: str) -> NoReturn:

@@ -23,7 +23,7 @@ def store(s3: S3Server, tmp_path: Path) -> S3Store:
 def test_put_get_range_info_list_delete(store: S3Store, s3: S3Server, tmp_path: Path) -> None:
     data = bytes(range(256)) * 40
     store.put_bytes("images/ab/cd/blob", data)
-    assert s3.keys() == ["images/ab/cd/blob"]  # under the install's prefix
+    assert s3.stored_keys() == ["images/ab/cd/blob"]  # under the install's prefix
     assert store.get_bytes("images/ab/cd/blob") == data
     assert store.read_range("images/ab/cd/blob", 10, 19) == data[10:20]
     assert store.read_range("images/ab/cd/blob", len(data) - 5, len(data) - 1) == data[-5:]
@@ -92,7 +92,7 @@ def test_hostile_keys_are_refused(store: S3Store, s3: S3Server, key: str) -> Non
     ):
         with pytest.raises(ValueError, match="not a blob key"):
             call()
-    assert s3.keys() == []
+    assert s3.stored_keys() == []
 
 
 def test_presigned_url_serves_the_blob_and_expires(store: S3Store, s3: S3Server) -> None:
@@ -109,11 +109,19 @@ def test_presigned_url_serves_the_blob_and_expires(store: S3Store, s3: S3Server)
     assert httpx.get(unsigned).status_code == 403
 
 
-def test_store_down_is_store_unavailable_naming_it(store: S3Store, s3: S3Server) -> None:
+def test_store_down_is_store_unavailable_naming_it(
+    store: S3Store, s3: S3Server, tmp_path: Path
+) -> None:
     store.put_bytes("images/ab/cd/d", b"data")
+    local = tmp_path / "model.onnx"
+    local.write_bytes(b"onnx")
     s3.stop()
     started = time.monotonic()
     for call in (
+        lambda: store.put_file("models/1/model.onnx", local),
+        lambda: store.download("images/ab/cd/d", tmp_path / "copy"),
+        lambda: store.open("images/ab/cd/d"),
+        lambda: store.read_range("images/ab/cd/d", 0, 1),
         lambda: store.put_bytes("images/ab/cd/e", b"x"),
         lambda: store.get_bytes("images/ab/cd/d"),
         lambda: store.info("images/ab/cd/d"),
@@ -124,6 +132,7 @@ def test_store_down_is_store_unavailable_naming_it(store: S3Store, s3: S3Server)
         assert s3.url in str(caught.value)
         assert s3.endpoint in str(caught.value)
     assert time.monotonic() - started < 30  # answers in seconds, not minutes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no half copy
     s3.start()
     assert store.get_bytes("images/ab/cd/d") == b"data"
 
