@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from typing import Annotated
@@ -37,6 +38,14 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "app.cli", "worker"]
 
 
+def worker_extra_installed() -> bool:
+    """Whether `pip install '.[worker]'` ran here: the workers import torch at the top."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except ImportError:  # a finder that refuses the name outright (a web-only image)
+        return False
+
+
 def serve(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
@@ -61,6 +70,15 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # Alembic narrates every plugin it loads at INFO; the migrations it runs are enough.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    if worker and not worker_extra_installed():
+        # Without this the child dies importing torch, and the supervisor restarts it
+        # until it gives up: five tracebacks instead of one sentence.
+        console.print(
+            "[red]This install has no worker packages[/] (torch, timm, ...): it is the web "
+            "alone. Install the workers with [bold]pip install '.\\[worker]'[/], or run the "
+            "web by itself with [bold]curator serve --no-worker[/] and workers elsewhere."
+        )
+        raise typer.Exit(2)
     settings = load_settings_or_exit()
     if run_migrations:
         migrate_database(settings)

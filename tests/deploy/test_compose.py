@@ -39,15 +39,19 @@ def _env(service: str) -> dict[str, str]:
     return {key: str(value) for key, value in env.items()}
 
 
-def _dockerfile_exec_form(instruction: str) -> list[str]:
+def _dockerfile_exec_forms(instruction: str) -> list[list[str]]:
+    """Every stage's instruction (the web and worker targets each have a CMD)."""
     found = re.findall(rf"^{instruction}\s+(\[.*\])\s*$", DOCKERFILE, re.MULTILINE)
     assert found, f"the Dockerfile has no {instruction} in exec form"
-    return list(json.loads(found[-1]))
+    return [list(json.loads(one)) for one in found]
 
 
 def _invocations() -> list[Any]:
     """Every `curator ...` argument list the image runs, named by where it comes from."""
-    found = [pytest.param(_dockerfile_exec_form("CMD"), id="Dockerfile CMD")]
+    found = [
+        pytest.param(cmd, id=f"Dockerfile CMD {i}")
+        for i, cmd in enumerate(_dockerfile_exec_forms("CMD"))
+    ]
     for name in CURATOR:
         found.append(pytest.param(_args(SERVICES[name]["command"]), id=f"{name} command"))
         test = _args(SERVICES[name].get("healthcheck", {}).get("test", []))
@@ -94,7 +98,7 @@ def test_every_invocation_is_a_real_cli_command(args: list[str]) -> None:
 
 
 def test_the_image_runs_curator_and_compose_keeps_that_entrypoint() -> None:
-    assert _dockerfile_exec_form("ENTRYPOINT") == ["curator"]
+    assert _dockerfile_exec_forms("ENTRYPOINT")[-1] == ["curator"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["curator"] == "app.cli:main"
     for name in CURATOR:

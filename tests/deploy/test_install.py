@@ -231,6 +231,25 @@ def test_the_web_serves_without_any_worker_package(
     assert "web-only install" not in log.read_text(), log.read_text()
 
 
+def test_serve_with_its_worker_on_a_web_only_install_says_what_to_install(
+    web_only_env: dict[str, str],
+) -> None:
+    result = subprocess.run(
+        curator_cmd("serve", "--port", str(free_port())),
+        env=web_only_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2, said
+    assert "no worker packages" in said
+    assert "pip install '.[worker]'" in said
+    assert "--no-worker" in said
+    assert "Traceback" not in said
+
+
 def _dockerfile_stages() -> dict[str, tuple[str, list[str]]]:
     """Stage name -> (what it is built FROM, its instructions, continuation lines joined)."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
