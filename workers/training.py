@@ -10,7 +10,6 @@ leaves no half-written predictions.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,14 +23,14 @@ from app.background.heartbeat import Heartbeat
 from app.background.owners import Claim, Owner
 from app.images.models import Image
 from app.projects.models import Project
-from app.training import dataset, download, embeddings, jobs, predictions
+from app.training import dataset, embeddings, jobs, predictions
 from app.training.metrics import RunMetrics
 from app.training.models import RunMode, TrainingRun
-from workers import held_out_test
+from workers import exporting, held_out_test
 from workers.context import WorkerContext
 from workers.embedding import embed_missing
 from workers.insights import score_insights
-from workers.ml import export, heads, model_files
+from workers.ml import export, heads
 from workers.ml.backbones import get_spec
 from workers.ml.device import resolve_device
 from workers.ml.finetune import FinetuneConfig, finetune, predict_files
@@ -115,8 +114,8 @@ def _run(ctx: WorkerContext, session: Session, run_id: int, progress: Progress) 
     jobs.succeed(session, run, progress.owner, str(device))
     # After the run is done: the suggestions and the queue already use the new model,
     # and writing the TorchScript and ONNX files takes longer than the training itself.
-    labeled = _labeled_files(ctx, session, run, data, result.column_ids)
-    _export(ctx, run, result.module(), result.column_ids, dict(data.classes), labeled)
+    labeled = exporting.labeled_files(ctx, session, run, data, result.column_ids)
+    exporting.export(ctx, run, result.module(), result.column_ids, dict(data.classes), labeled)
 
 
 def _go(progress: Progress, fraction: float) -> bool:
@@ -301,52 +300,3 @@ def _finetune(
         },
         params={k: getattr(config, k) for k in FinetuneConfig.__dataclass_fields__},
     )
-
-
-def _labeled_files(
-    ctx: WorkerContext,
-    session: Session,
-    run: TrainingRun,
-    data: dataset.Dataset,
-    column_ids: Sequence[int],
-) -> list[model_files.Labeled]:
-    """The run's training images (never its test split) with their true output columns:
-    the exports are checked, and int8 calibrated and judged, on them."""
-    sha = dict(
-        session.execute(
-            select(Image.id, Image.sha256).where(Image.project_id == run.project_id)
-        ).all()
-    )
-    column = {cid: n for n, cid in enumerate(column_ids)}
-    kept = [
-        (sha[i], column[label])
-        for i, label in zip(data.image_ids, data.labels, strict=True)
-        if i in sha and label in column  # a class that lost all its images has no column
-    ]
-    paths = ctx.originals([s for s, _ in kept])
-    return [model_files.Labeled(p, c) for p, (_, c) in zip(paths, kept, strict=True)]
-
-
-def _export(
-    ctx: WorkerContext,
-    run: TrainingRun,
-    module: torch.nn.Module,
-    column_ids: Sequence[int],
-    names: dict[int, str],
-    labeled: Sequence[model_files.Labeled],
-) -> None:
-    prefix = download.model_prefix(run.id)
-    folder = ctx.cache.local_dir(prefix)  # the store's own folder on file://
-    # Written aside and renamed into place: a download never sees half a model.
-    staging = folder.with_name(f".{run.id}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    spec = get_spec(run.backbone)
-    meta = export.preprocessing_json(spec, [names[cid] for cid in column_ids])
-    meta["category_ids"] = list(column_ids)
-    model_files.write_model_files(
-        module, staging, spec, {"run_id": run.id, **meta}, labeled, seed=run.id
-    )
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)
-    ctx.cache.publish_folder(prefix, folder, last=download.META)

@@ -114,11 +114,18 @@ class BlobCache:
             if info.key.removeprefix(f"{prefix}/") not in names:
                 self.store.delete(info.key)  # an earlier attempt's file this one has not
 
-    def _download(self, key: str, target: Path) -> int:
-        # A staging folder of this process's own, named by its pid: whatever the store's
-        # client leaves there when the process is killed goes with it at the next pass.
+    def staging_dir(self) -> Path:
+        """A new folder of this process's own in the cache, for files on their way to the
+        store: no eviction touches it while the process lives, the next pass removes it
+        once the process is gone. The caller removes it when done."""
         staging = self.directory / f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
+        return staging
+
+    def _download(self, key: str, target: Path) -> int:
+        # In a staging folder: whatever the store's client leaves there when the process
+        # is killed goes with it at the next pass.
+        staging = self.staging_dir()
         try:
             tmp = staging / "blob"
             self.store.download(key, tmp)
