@@ -10,14 +10,16 @@ app with --web-processes worker processes on a free port, with a bench-only midd
 that reports each request's server time in a header (bench/queue_server.py). PostgreSQL
 is a fresh database on the tests' server (tests/support/postgres.py); Redis is a
 redis-server on a free port, as the tests start it. Each client thread is one labeler:
-``GET /health`` (the baseline: a request that does nothing), ``queue/next`` then
-``POST annotations``, once per pace, for --seconds.
+``GET /health`` (the baseline: a request that does nothing; --no-baseline leaves it
+out), ``queue/next`` then ``POST annotations``, once per pace, for --seconds.
 
 Per pace: p50/p99 server time per call, decisions/s, and server CPU per decision: the
 CPU time of every web process (uvicorn's and its workers', read from /proc) over the
-window, divided by the decisions; on PostgreSQL the database backends' CPU is shown
-beside it. At the end: no image was handed out twice (every image is labeled once here,
-so a second hand-out would be a double lease) and every 201 is in the database, once.
+window, divided by the decisions (with the baseline, its health calls' CPU is in
+that figure too: --no-baseline measures the two labeling calls alone); on PostgreSQL
+the database backends' CPU is shown beside it. At the end: no image was handed out
+twice (every image is labeled once here, so a second hand-out would be a double lease)
+and every 201 is in the database, once.
 
 Paces: 1 s per decision each is the issue's labeler (50 decisions/s in all with 50
 annotators); 0 is flat out, a closed loop where each client sends its next request the
@@ -75,8 +77,9 @@ class Phase:
 
 class Bench:
     def __init__(self, base: str, server_pid: int, settings: Settings, tokens: list[str],
-                 project_id: int, category_id: int) -> None:  # fmt: skip
+                 project_id: int, category_id: int, baseline: bool = True) -> None:  # fmt: skip
         self.base, self.server_pid, self.settings = base, server_pid, settings
+        self.baseline = baseline
         self.tokens, self.pid, self.cid = tokens, project_id, category_id
         self.holds: list[int] = []
         self.errors: list[str] = []
@@ -99,7 +102,7 @@ class Bench:
                     if phase.pace:
                         time.sleep(max(0.0, tick - time.monotonic()))
                         tick += phase.pace
-                    h = client.get("/api/v1/health")
+                    h = client.get("/api/v1/health") if self.baseline else None
                     resp = client.get(f"/api/v1/projects/{self.pid}/queue/next")
                     if resp.status_code != 200:
                         self.errors.append(f"next {resp.status_code}")
@@ -112,7 +115,8 @@ class Bench:
                         self.errors.append(f"annotate {post.status_code} {post.text[:200]}")
                         return
                     with lock:
-                        phase.times["health"].append(float(h.headers["x-server-ms"]))
+                        if h is not None:
+                            phase.times["health"].append(float(h.headers["x-server-ms"]))
                         phase.times["next"].append(float(resp.headers["x-server-ms"]))
                         phase.times["annotate"].append(float(post.headers["x-server-ms"]))
                         self.holds.append(image_id)
@@ -146,7 +150,7 @@ def report(phase: Phase, users: int, name: str) -> None:
     db_text = f" + database {db:.1f} ms" if db else ""
     print(f"\n[{name}] {users} annotators for {phase.seconds:.0f} s, {pace}: {n:,} decisions "
           f"({n / phase.seconds:.1f}/s); web CPU {web:.1f} ms per decision{db_text} "
-          f"(queue/next + annotation + health)")  # fmt: skip
+          f"(queue/next + annotation{' + health' if phase.times['health'] else ''})")  # fmt: skip
     print(f"{'server time (ms)':32} {'p50':>7} {'p99':>7} {'max':>7}  calls")
     labels = {"health": "GET /api/v1/health (baseline)", "next": "GET queue/next",
               "annotate": "POST images/{id}/annotations"}  # fmt: skip
@@ -199,6 +203,9 @@ def main() -> None:
                         help="uvicorn worker processes (curator serve: 1)")  # fmt: skip
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--broker", choices=["file", "redis"], default="file")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="leave GET /health out of each loop: the CPU per decision "
+                        "is then queue/next + POST annotations only")  # fmt: skip
     parser.add_argument("--auto-train-every", type=int, default=20)
     parser.add_argument("--deciles", action="store_true",
                         help="CPU per decision, 0%% to 90%% labeled (first --pace)")  # fmt: skip
@@ -219,7 +226,7 @@ def main() -> None:
                     form = {"username": f"annotator{n}", "password": setup.SECRET}
                     reply = client.post("/api/v1/auth/token", data=form)
                     tokens.append(reply.json()["access_token"])
-            bench = Bench(base, proc.pid, settings, tokens, pid, cid)
+            bench = Bench(base, proc.pid, settings, tokens, pid, cid, args.baseline)
             if args.deciles:
                 phases = deciles(bench, args, name)
             else:

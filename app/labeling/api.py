@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from celery import Celery
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from app.auth.deps import ApiUser
+from app.config import Settings
 from app.db import SessionDep
 from app.errors import InvalidInput
 from app.images import service as images
-from app.images.models import Image
-from app.images.schemas import image_out
 from app.labeling import counters, decisions, duplicates, leases, overlap, service
 from app.labeling.bulk_undo import undo_bulk
 from app.labeling.caller import ImageCall, ProjectCall, image_caller, project_caller
 from app.labeling.models import QueueMode
 from app.labeling.next_image import next_image
+from app.labeling.queue_sql import ServedImage
 from app.labeling.review_port import ReviewQueue, review_pools
 from app.labeling.schemas import (
     AnnotationOut,
@@ -38,7 +39,7 @@ from app.labeling.schemas import (
 from app.labeling.training_port import labels_recorded, queue_inputs
 from app.projects import service as projects
 from app.projects.choices import StrategyName
-from app.settings_dep import CeleryDep, SettingsDep
+from app.settings_dep import CeleryDep, get_app_settings, get_celery
 from app.validation import MAX_ID, Id
 
 router = APIRouter(tags=["labeling"])
@@ -47,6 +48,17 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 # The hot routes' caller: the token's lookup folded into the first query (app.labeling.caller).
 ProjectCaller = Annotated[ProjectCall, Depends(project_caller)]
 ImageCaller = Annotated[ImageCall, Depends(image_caller)]
+
+
+def _settings(request: Request) -> Settings:
+    # The two hot routes read the app's settings and Celery client here rather than as
+    # dependencies: FastAPI runs each sync dependency through the thread pool, one hop
+    # (and its CPU) per call for what is an attribute read.
+    return get_app_settings(request)
+
+
+def _celery(request: Request) -> Celery:
+    return get_celery(request)
 
 
 def _exclude(raw: str | None) -> set[int]:
@@ -59,7 +71,7 @@ def _exclude(raw: str | None) -> set[int]:
 
 
 def _review(
-    session: Session, project_id: int, mode: QueueMode, image: Image, model: Suggestion | None
+    session: Session, project_id: int, mode: QueueMode, image: ServedImage, model: Suggestion | None
 ) -> tuple[ReviewInfo | None, Suggestion | None]:
     """What the insight queues show beside the image, and the suggestion Enter takes."""
     queue: ReviewQueue = "label_issues" if mode == QueueMode.label_issues else "odd_pictures"
@@ -86,10 +98,9 @@ def _review(
 )
 def queue_next(
     project_id: Id,
+    request: Request,
     session: SessionDep,
     caller: ProjectCaller,
-    settings: SettingsDep,
-    celery: CeleryDep,
     strategy: QueueOrder = "active",
     mode: QueueMode = QueueMode.label,
     exclude: Annotated[str | None, Query(max_length=1000)] = None,
@@ -108,7 +119,7 @@ def queue_next(
     state = queue_inputs().training_state(session, project, ranking)
     follow = state.ranking
     if ranking is not None and follow != ranking:
-        queue_inputs().request_scoring(session, celery, project, ranking)
+        queue_inputs().request_scoring(session, _celery(request), project, ranking)
     served = next_image(
         session,
         project,
@@ -117,7 +128,7 @@ def queue_next(
         queue_order=strategy,
         category_id=category_id,
         exclude=held,
-        lease_seconds=settings.lease_seconds,
+        lease_seconds=_settings(request).lease_seconds,
         ranking=follow,
     )
     if served is None:
@@ -128,7 +139,7 @@ def queue_next(
         if suggested is None
         else Suggestion(category_id=suggested.category_id, confidence=suggested.confidence)
     )
-    urls = image_out(served.image)
+    image_id = served.image.id
     disagreement = None
     if mode == QueueMode.disagreements and (pair := overlap.dispute(session, served.image.id)):
         first, second = service.outs(session, pair)
@@ -136,11 +147,12 @@ def queue_next(
     review = None
     if mode in (QueueMode.label_issues, QueueMode.odd_pictures):
         review, suggestion = _review(session, project.id, mode, served.image, suggestion)
+    # The URLs as ``image_out`` words them, without validating a whole ``ImageOut``.
     return QueueItem(
-        image_id=served.image.id,
-        file_url=urls.file_url,
-        thumbnail_url=urls.thumbnail_url,
-        display_url=urls.display_url,
+        image_id=image_id,
+        file_url=f"/api/v1/images/{image_id}/file",
+        thumbnail_url=f"/api/v1/images/{image_id}/thumbnail",
+        display_url=f"/api/v1/images/{image_id}/display",
         filename=served.image.filename,
         width=served.image.width,
         height=served.image.height,
@@ -167,10 +179,10 @@ def queue_release(project_id: Id, body: Release, session: SessionDep, user: ApiU
 def create_annotation(
     image_id: Id,
     body: Decision,
+    request: Request,
     session: SessionDep,
     caller: ImageCaller,
     response: Response,
-    celery: CeleryDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AnnotationOut:
     user = caller.user
@@ -179,7 +191,7 @@ def create_annotation(
     if not recorded.created:
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        labels_recorded(session, celery, project, recorded.annotations[0].id)
+        labels_recorded(session, _celery(request), project, recorded.annotations[0].id)
     # An idempotency key is the caller's own: the author is the caller, no query needed.
     return service.out(recorded.annotations[0], user.username)
 

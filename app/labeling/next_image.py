@@ -44,7 +44,7 @@ COUNT_TTL = 5.0
 
 @dataclass(frozen=True)
 class Served:
-    image: Image
+    image: queue_sql.ServedImage
     lease_expires_at: datetime
     remaining: int
 
@@ -336,5 +336,6 @@ def next_image(
         if recheck and session.scalar(still) is None:
             leases.release(session, user.id, [image_id])
             continue
-        return Served(session.get_one(Image, image_id), expires_at, max(remaining, 1))
+        image = queue_sql.served_image(session, image_id)
+        return Served(image, expires_at, max(remaining, 1))
     raise Conflict("The queue is busy; try again.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -198,3 +198,25 @@ def claim_plain(
         exclude=exclude, mode=mode, now=now, expires_at=expires_at,
     )  # fmt: skip
     return False if image_id is None else (image_id, expires_at)
+
+
+class ServedImage(NamedTuple):
+    """What ``queue/next`` shows of the image it leased: a tuple, not an ORM object
+    (loading an ``Image`` into the session cost more than the claim itself)."""
+
+    id: int
+    filename: str
+    width: int
+    height: int
+    category_id: int | None
+
+
+def _served_query() -> Select[int, str, int, int, int | None]:
+    wanted = bindparam("image_id", type_=Integer)
+    columns = (Image.id, Image.filename, Image.width, Image.height, Image.category_id)
+    return select(*columns).where(Image.id == wanted)
+
+
+def served_image(session: Session, image_id: int) -> ServedImage:
+    row = session.execute(prepared("queue.served", _served_query), {"image_id": image_id}).one()
+    return ServedImage(*row)

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    bindparam,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from app.images.models import Image
+from app.labeling.prepared import prepared
 from app.projects.models import Project
 from app.task_names import QUEUE_OF, SCORE
 from app.tasks import enqueue_after_commit
@@ -35,16 +45,25 @@ class TrainingState:
     ranking_text: str
 
 
+def _state_query(strategies: int) -> Select[Any]:
+    project: BindParameter[int] = bindparam("project_id", type_=Integer)
+    columns: list[ScalarSelect[Any]] = [latest_model_id(project)]
+    for n in range(strategies):
+        one = (Scoring.project_id == project) & (Scoring.strategy == bindparam(f"s{n}"))
+        columns.append(select(Scoring.concrete).where(one).scalar_subquery())
+        columns.append(select(Scoring.run_id).where(one).scalar_subquery())
+    return select(*columns)
+
+
 def training_state(session: Session, project: Project, wanted: str | None) -> TrainingState:
     """The ranking to follow (the one asked for if it has been scored, else the
     project's default if scored, else none) and the newest model, in one round trip."""
     choices = [s for s in dict.fromkeys((wanted, project.default_strategy)) if s]
-    columns = []
-    for s in choices:
-        one = (Scoring.project_id == project.id) & (Scoring.strategy == s)
-        columns.append(select(Scoring.concrete).where(one).scalar_subquery())
-        columns.append(select(Scoring.run_id).where(one).scalar_subquery())
-    row = session.execute(select(latest_model_id(project.id), *columns)).one()
+    # Every queue/next reads this: built once per number of strategies (see
+    # app.labeling.prepared), so SQLAlchemy does not work out a new cache key per call.
+    query = prepared(("training.state", len(choices)), _state_query, len(choices))
+    values = {"project_id": project.id, **{f"s{n}": s for n, s in enumerate(choices)}}
+    row = session.execute(query, values).one()
     scored = {s: (row[1 + 2 * i], row[2 + 2 * i]) for i, s in enumerate(choices)}
     follow = next((s for s in choices if scored[s][0] is not None), None)
     text = ranking_text(follow, *scored[follow]) if follow else ranking_text(choices[0], None, None)

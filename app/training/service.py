@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import ScalarSelect, Select, select
+from sqlalchemy import BindParameter, ScalarSelect, Select, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import User
@@ -128,7 +128,7 @@ def has_active_run(session: Session, project_id: int) -> bool:
     )
 
 
-def _latest_model_query(project_id: int) -> Select[TrainingRun]:
+def _latest_model_query(project_id: int | BindParameter[int]) -> Select[TrainingRun]:
     return (
         select(TrainingRun)
         .where(TrainingRun.project_id == project_id, TrainingRun.status == RunStatus.succeeded)
@@ -163,7 +163,7 @@ def measured_runs(session: Session, project_id: int, limit: int) -> list[Trainin
     )
 
 
-def latest_model_id(project_id: int) -> ScalarSelect[int | None]:
+def latest_model_id(project_id: int | BindParameter[int]) -> ScalarSelect[int | None]:
     """``latest_model``'s id as a scalar subquery, to read along with other things."""
     query = _latest_model_query(project_id).with_only_columns(TrainingRun.id)
     return query.scalar_subquery()
