@@ -206,6 +206,9 @@ def main() -> None:
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="leave GET /health out of each loop: the CPU per decision "
                         "is then queue/next + POST annotations only")  # fmt: skip
+    parser.add_argument("--warm-up", type=float, default=0.0,
+                        help="seconds flat out before the measured windows, not measured "
+                        "(0: none, the first window pays each process's first calls)")  # fmt: skip
     parser.add_argument("--auto-train-every", type=int, default=20)
     parser.add_argument("--deciles", action="store_true",
                         help="CPU per decision, 0%% to 90%% labeled (first --pace)")  # fmt: skip
@@ -227,6 +230,11 @@ def main() -> None:
                     reply = client.post("/api/v1/auth/token", data=form)
                     tokens.append(reply.json()["access_token"])
             bench = Bench(base, proc.pid, settings, tokens, pid, cid, args.baseline)
+            warm = Phase(0.0, "warm-up")
+            if args.warm_up:
+                # Not measured: each web process builds its routes' FastAPI contexts (and
+                # SQLAlchemy its compiled statements) on the first calls that reach them.
+                bench.run(warm, args.users, args.warm_up)
             if args.deciles:
                 phases = deciles(bench, args, name)
             else:
@@ -241,7 +249,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(20)
-        check(settings, bench, phases)
+        check(settings, bench, [warm, *phases])
 
 
 def check(settings: Settings, bench: Bench, phases: list[Phase]) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.auth.deps import ApiUser
@@ -61,6 +62,16 @@ def _celery(request: Request) -> Celery:
     return get_celery(request)
 
 
+def _json(
+    model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    # The hot routes send their typed model as JSON themselves: FastAPI would validate a
+    # model built from typed values once more against ``response_model`` (which stays,
+    # for the API's schema) on a thread-pool hop of its own, for every call.
+    body = model.__pydantic_serializer__.to_json(model)
+    return Response(body, status_code, headers, media_type="application/json")
+
+
 def _exclude(raw: str | None) -> set[int]:
     parts = [p.strip() for p in (raw or "").split(",") if p.strip()]
     if len(parts) > MAX_EXCLUDE:
@@ -112,7 +123,7 @@ def queue_next(
             "(default: the project's)."
         ),
     ] = None,
-) -> QueueItem | Response:
+) -> Response:
     held = _exclude(exclude)
     user = caller.user
     project = caller.project(session, project_id)
@@ -148,7 +159,7 @@ def queue_next(
     if mode in (QueueMode.label_issues, QueueMode.odd_pictures):
         review, suggestion = _review(session, project.id, mode, served.image, suggestion)
     # The URLs as ``image_out`` words them, without validating a whole ``ImageOut``.
-    return QueueItem(
+    item = QueueItem(
         image_id=image_id,
         file_url=f"/api/v1/images/{image_id}/file",
         thumbnail_url=f"/api/v1/images/{image_id}/thumbnail",
@@ -166,6 +177,7 @@ def queue_next(
         disagreement=disagreement,
         review=review,
     )
+    return _json(item)
 
 
 @router.post("/projects/{project_id}/queue/release", status_code=204)
@@ -182,18 +194,18 @@ def create_annotation(
     request: Request,
     session: SessionDep,
     caller: ImageCaller,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> AnnotationOut:
+) -> Response:
     user = caller.user
     project, image = caller.image(session, image_id)
     recorded = decisions.record(session, user, project, image, body, idempotency_key)
+    headers = None
     if not recorded.created:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers = {"Idempotent-Replayed": "true"}
     else:
         labels_recorded(session, _celery(request), project, recorded.annotations[0].id)
     # An idempotency key is the caller's own: the author is the caller, no query needed.
-    return service.out(recorded.annotations[0], user.username)
+    return _json(service.out(recorded.annotations[0], user.username), 201, headers)
 
 
 @router.get("/images/{image_id}/annotations", response_model=list[AnnotationOut])
