@@ -16,7 +16,8 @@ from app.errors import InvalidInput
 from app.images import service as images
 from app.labeling import counters, decisions, duplicates, leases, overlap, service
 from app.labeling.bulk_undo import undo_bulk
-from app.labeling.caller import ImageCall, ProjectCall, image_caller, project_caller
+from app.labeling.caller import ImageCall, ProjectCall
+from app.labeling.hot_session import Hot, finishing, hot_image, hot_project
 from app.labeling.models import QueueMode
 from app.labeling.next_image import next_image
 from app.labeling.queue_sql import ServedImage
@@ -46,9 +47,10 @@ from app.validation import MAX_ID, Id
 router = APIRouter(tags=["labeling"])
 MAX_EXCLUDE = 50
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
-# The hot routes' caller: the token's lookup folded into the first query (app.labeling.caller).
-ProjectCaller = Annotated[ProjectCall, Depends(project_caller)]
-ImageCaller = Annotated[ImageCall, Depends(image_caller)]
+# The hot routes' session and caller: opened in one thread-pool hop, the token's lookup
+# folded into the first query (app.labeling.hot_session, app.labeling.caller).
+HotProject = Annotated[Hot[ProjectCall], Depends(hot_project)]
+HotImage = Annotated[Hot[ImageCall], Depends(hot_image)]
 
 
 def _settings(request: Request) -> Settings:
@@ -110,8 +112,7 @@ def _review(
 def queue_next(
     project_id: Id,
     request: Request,
-    session: SessionDep,
-    caller: ProjectCaller,
+    hot: HotProject,
     strategy: QueueOrder = "active",
     mode: QueueMode = QueueMode.label,
     exclude: Annotated[str | None, Query(max_length=1000)] = None,
@@ -123,6 +124,23 @@ def queue_next(
             "(default: the project's)."
         ),
     ] = None,
+) -> Response:
+    with finishing(hot.session) as session:
+        return _next_item(
+            session, hot.call, request, project_id, strategy, mode, exclude, category_id, ranking
+        )
+
+
+def _next_item(
+    session: Session,
+    caller: ProjectCall,
+    request: Request,
+    project_id: int,
+    strategy: QueueOrder,
+    mode: QueueMode,
+    exclude: str | None,
+    category_id: int | None,
+    ranking: StrategyName | None,
 ) -> Response:
     held = _exclude(exclude)
     user = caller.user
@@ -192,20 +210,20 @@ def create_annotation(
     image_id: Id,
     body: Decision,
     request: Request,
-    session: SessionDep,
-    caller: ImageCaller,
+    hot: HotImage,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    user = caller.user
-    project, image = caller.image(session, image_id)
-    recorded = decisions.record(session, user, project, image, body, idempotency_key)
-    headers = None
-    if not recorded.created:
-        headers = {"Idempotent-Replayed": "true"}
-    else:
-        labels_recorded(session, _celery(request), project, recorded.annotations[0].id)
-    # An idempotency key is the caller's own: the author is the caller, no query needed.
-    return _json(service.out(recorded.annotations[0], user.username), 201, headers)
+    with finishing(hot.session) as session:
+        user = hot.call.user
+        project, image = hot.call.image(session, image_id)
+        recorded = decisions.record(session, user, project, image, body, idempotency_key)
+        headers = None
+        if not recorded.created:
+            headers = {"Idempotent-Replayed": "true"}
+        else:
+            labels_recorded(session, _celery(request), project, recorded.annotations[0].id)
+        # An idempotency key is the caller's own: the author is the caller, no query needed.
+        return _json(service.out(recorded.annotations[0], user.username), 201, headers)
 
 
 @router.get("/images/{image_id}/annotations", response_model=list[AnnotationOut])
