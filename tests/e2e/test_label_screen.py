@@ -65,6 +65,11 @@ def _open(page: Page, w: World) -> Locator:
     page.goto(f"/projects/{w.pid}/label?strategy=sequential")
     image = page.get_by_role("figure", name="Image to label").get_by_role("img")
     expect(image).to_be_visible()
+    # The first image is shown the moment it arrives and painted once it has loaded: on a
+    # busy machine "visible" comes first, with naturalWidth still 0.
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
     return image
 
 
