@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,16 +81,25 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+@contextmanager
+def one_transaction(session: Session) -> Iterator[Session]:
+    """One commit when the block ends, a rollback if it raises; then the session closes
+    and its connection goes back to the pool."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session and one commit per request; any exception rolls everything back."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with one_transaction(factory()) as session:
+        yield session
 
 
 # scope="function": the commit runs before the response is sent, so a client never sees

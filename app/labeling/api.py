@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from app.auth.deps import ApiUser
 from app.config import Settings
-from app.db import SessionDep
+from app.db import SessionDep, one_transaction
 from app.errors import InvalidInput
 from app.images import service as images
 from app.labeling import counters, decisions, duplicates, leases, overlap, service
 from app.labeling.bulk_undo import undo_bulk
 from app.labeling.caller import ImageCall, ProjectCall
-from app.labeling.hot_session import Hot, finishing, hot_image, hot_project
+from app.labeling.hot_session import Hot, hot_image, hot_project
 from app.labeling.models import QueueMode
 from app.labeling.next_image import next_image
 from app.labeling.queue_sql import ServedImage
@@ -125,7 +125,7 @@ def queue_next(
         ),
     ] = None,
 ) -> Response:
-    with finishing(hot.session) as session:
+    with one_transaction(hot.session) as session:
         return _next_item(
             session, hot.call, request, project_id, strategy, mode, exclude, category_id, ranking
         )
@@ -213,7 +213,7 @@ def create_annotation(
     hot: HotImage,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    with finishing(hot.session) as session:
+    with one_transaction(hot.session) as session:
         user = hot.call.user
         project, image = hot.call.image(session, image_id)
         recorded = decisions.record(session, user, project, image, body, idempotency_key)

@@ -6,14 +6,14 @@ yield dependency twice (enter and exit). Through `SessionDep` plus the caller's 
 of the web's CPU in handing work to those threads (BENCHMARKS.md, issue 15). Here the
 session opens and the caller is looked up in one hop, before the route's parameters are
 validated (so a bad token is still 401 before anything else), and the route ends its
-own transaction with `finishing` in its own hop: commit before the response, rollback
-on any error, exactly as `app.db.get_session` does for every other route.
+own transaction with `app.db.one_transaction` in its own hop: commit before the
+response, rollback on any error, as `app.db.get_session` does for every other route.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -55,17 +55,3 @@ async def hot_project(request: Request) -> AsyncIterator[Hot[ProjectCall]]:
 async def hot_image(request: Request) -> AsyncIterator[Hot[ImageCall]]:
     async with _opened(request, image_caller) as hot:
         yield hot
-
-
-@contextmanager
-def finishing(session: Session) -> Iterator[Session]:
-    """One commit when the route returns, a rollback if it raises; then the connection
-    goes back to the pool, all inside the route's own hop."""
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
