@@ -77,10 +77,11 @@ class Phase:
 
 class Bench:
     def __init__(self, base: str, server_pid: int, settings: Settings, tokens: list[str],
-                 project_id: int, category_id: int, baseline: bool = True) -> None:  # fmt: skip
+                 project_id: int, category_ids: tuple[int, ...],
+                 baseline: bool = True) -> None:  # fmt: skip
         self.base, self.server_pid, self.settings = base, server_pid, settings
         self.baseline = baseline
-        self.tokens, self.pid, self.cid = tokens, project_id, category_id
+        self.tokens, self.pid, self.cids = tokens, project_id, category_ids
         self.holds: list[int] = []
         self.errors: list[str] = []
 
@@ -109,7 +110,8 @@ class Bench:
                         return
                     image_id = resp.json()["image_id"]
                     post = client.post(
-                        f"/api/v1/images/{image_id}/annotations", json={"category_id": self.cid}
+                        f"/api/v1/images/{image_id}/annotations",
+                        json={"category_id": self.cids[image_id % len(self.cids)]},
                     )
                     if post.status_code != 201:
                         self.errors.append(f"annotate {post.status_code} {post.text[:200]}")
@@ -166,7 +168,7 @@ def report(phase: Phase, users: int, name: str) -> None:
 def deciles(bench: Bench, args: argparse.Namespace, name: str) -> list[Phase]:
     phases = []
     for decile in range(10):
-        labeled = setup.label_directly(bench.settings, bench.pid, bench.cid,
+        labeled = setup.label_directly(bench.settings, bench.pid, bench.cids,
                                        args.images * decile // 10)  # fmt: skip
         phase = Phase(args.pace[0], f"{labeled:,} labeled")
         bench.run(phase, args.users, args.seconds)
@@ -174,8 +176,14 @@ def deciles(bench: Bench, args: argparse.Namespace, name: str) -> list[Phase]:
         report(phase, args.users, f"{name}, {100 * labeled / args.images:.0f}% labeled")
         if bench.errors:
             break
-    print(f"\n[{name}] cost per decision by labeled share ({args.images:,} images, one class, "
-          f"auto-train every {args.auto_train_every}: every attempt refused)")  # fmt: skip
+    attempts = (
+        "every attempt refused"
+        if args.classes == 1
+        else "the first attempt starts a run; it stays queued (no worker)"
+    )
+    print(f"\n[{name}] cost per decision by labeled share ({args.images:,} images, "
+          f"{args.classes} class(es), auto-train every {args.auto_train_every}: "
+          f"{attempts})")  # fmt: skip
     print(
         f"{'labeled':>10} {'decisions/s':>12} {'web CPU ms':>11} {'db CPU ms':>10} {'p99 next':>9}"
     )
@@ -210,6 +218,8 @@ def main() -> None:
                         help="seconds flat out before the measured windows, not measured "
                         "(0: none, the first window pays each process's first calls)")  # fmt: skip
     parser.add_argument("--auto-train-every", type=int, default=20)
+    parser.add_argument("--classes", type=int, default=1,
+                        help="categories, labels alternate (1: auto-train refused)")  # fmt: skip
     parser.add_argument("--deciles", action="store_true",
                         help="CPU per decision, 0%% to 90%% labeled (first --pace)")  # fmt: skip
     args = parser.parse_args()
@@ -219,7 +229,9 @@ def main() -> None:
     with setup.backends(data, args.database, args.broker) as env:
         settings = setup.settings_for(data, env)
         start = time.perf_counter()
-        pid, cid = setup.populate(settings, args.images, args.users, args.auto_train_every)
+        pid, cids = setup.populate(
+            settings, args.images, args.users, args.auto_train_every, args.classes
+        )
         print(f"[{name}] {args.images:,} images inserted in {time.perf_counter() - start:.1f} s")
         proc, base = setup.serve(data, env, args.processes)
         try:
@@ -229,7 +241,7 @@ def main() -> None:
                     form = {"username": f"annotator{n}", "password": setup.SECRET}
                     reply = client.post("/api/v1/auth/token", data=form)
                     tokens.append(reply.json()["access_token"])
-            bench = Bench(base, proc.pid, settings, tokens, pid, cid, args.baseline)
+            bench = Bench(base, proc.pid, settings, tokens, pid, cids, args.baseline)
             warm = Phase(0.0, "warm-up")
             if args.warm_up:
                 # Not measured: each web process builds its routes' FastAPI contexts (and

@@ -81,16 +81,23 @@ def settings_for(data: Path, env: dict[str, str]) -> Settings:
     )
 
 
-def populate(settings: Settings, count: int, users: int, every: int) -> tuple[int, int]:
-    """One project of ``count`` unlabeled images with one category ("thing"), so that
-    every auto-train attempt (every ``every`` labels) is refused: too few classes."""
+def populate(
+    settings: Settings, count: int, users: int, every: int, classes: int = 1
+) -> tuple[int, tuple[int, ...]]:
+    """One project of ``count`` unlabeled images with ``classes`` categories. With one,
+    every auto-train attempt (every ``every`` labels) is refused: too few classes; with
+    two or more, the first attempt starts a run, which stays queued (the bench runs no
+    worker), so the later attempts find it active."""
     upgrade(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     with make_sessionmaker(engine)() as session:
         boss = auth.create_user(session, "bench", SECRET, Role.admin)
         project = projects.create_project(session, boss, "Bench")
         project.auto_train_every = every
-        category = taxonomy.create_category(session, project, CategoryCreate(name="thing"))
+        categories = [
+            taxonomy.create_category(session, project, CategoryCreate(name=f"thing {n}"))
+            for n in range(classes)
+        ]
         for n in range(users):
             auth.create_user(session, f"annotator{n}", SECRET, Role.labeler)
             projects.add_member(session, project, f"annotator{n}", ProjectRole.labeler)
@@ -106,12 +113,14 @@ def populate(settings: Settings, count: int, users: int, every: int) -> tuple[in
         for start in range(0, len(rows), 10_000):
             session.execute(insert(Image), rows[start : start + 10_000])
         session.commit()
-        ids = project.id, category.category.id
+        ids = project.id, tuple(c.category.id for c in categories)
     engine.dispose()
     return ids
 
 
-def label_directly(settings: Settings, project_id: int, category_id: int, upto: int) -> int:
+def label_directly(
+    settings: Settings, project_id: int, category_ids: tuple[int, ...], upto: int
+) -> int:
     """Label the next unlabeled images (lowest ids first, as the queue serves them) until
     ``upto`` are labeled, by inserting their annotations (the database's trigger sets
     each image's label). Between measured windows: the server is idle. Returns the
@@ -137,7 +146,8 @@ def label_directly(settings: Settings, project_id: int, category_id: int, upto: 
         now = utcnow()
         rows = [
             {"project_id": project_id, "image_id": image_id, "user_id": users[n % len(users)],
-             "category_id": category_id, "rejected": False, "source": AnnotationSource.manual,
+             "category_id": category_ids[image_id % len(category_ids)], "rejected": False,
+             "source": AnnotationSource.manual,
              "second_opinion": False, "created_at": now}
             for n, image_id in enumerate(ids)
         ]  # fmt: skip
