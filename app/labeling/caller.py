@@ -11,11 +11,13 @@ a path id that would fail validation, takes the ordinary path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Executable, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth.deps import bearer_digest, get_api_user, token_holder
@@ -86,14 +88,24 @@ class ProjectCall:
         return self.found
 
 
-def project_caller(request: Request, session: SessionDep) -> ProjectCall:
+def _folded(
+    request: Request, session: Session, name: str, build: Callable[[], Executable]
+) -> tuple[User, Any] | None:
+    """The token's holder and the folded lookup's row (or None), keyed by the path's
+    ``name``; None when there is no bearer token or the id would fail validation."""
     digest = bearer_digest(request)
-    project_id = _path_id(request, "project_id")
-    if digest is None or project_id is None:
+    key = _path_id(request, name)
+    if digest is None or key is None:
+        return None
+    row = session.execute(prepared(f"caller.{name}", build), {"digest": digest, name: key}).first()
+    return token_holder(*(row[:2] if row is not None else (None, None))), row
+
+
+def project_caller(request: Request, session: SessionDep) -> ProjectCall:
+    looked = _folded(request, session, "project_id", _project_query)
+    if looked is None:
         return ProjectCall(get_api_user(request, session), None, False)
-    query = prepared("caller.project", _project_query)
-    row = session.execute(query, {"digest": digest, "project_id": project_id}).first()
-    user = token_holder(*(row[:2] if row is not None else (None, None)))
+    user, row = looked
     return ProjectCall(user, _visible(user, row[2], row[3]) if row else None, True)
 
 
@@ -112,13 +124,10 @@ class ImageCall:
 
 
 def image_caller(request: Request, session: SessionDep) -> ImageCall:
-    digest = bearer_digest(request)
-    image_id = _path_id(request, "image_id")
-    if digest is None or image_id is None:
+    looked = _folded(request, session, "image_id", _image_query)
+    if looked is None:
         return ImageCall(get_api_user(request, session), None, False)
-    query = prepared("caller.image", _image_query)
-    row = session.execute(query, {"digest": digest, "image_id": image_id}).first()
-    user = token_holder(*(row[:2] if row is not None else (None, None)))
+    user, row = looked
     found = None
     if row is not None and row[3] is not None and _visible(user, row[2], row[4]) is not None:
         found = (row[2], row[3])
